@@ -1,0 +1,3 @@
+package main
+
+func runLogs(e *env, args []string) int { return notYet(e, "runLogs") }

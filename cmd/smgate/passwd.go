@@ -1,0 +1,3 @@
+package main
+
+func runPasswd(e *env, args []string) int { return notYet(e, "runPasswd") }

@@ -1,0 +1,3 @@
+package main
+
+func runReport(e *env, args []string) int { return notYet(e, "runReport") }

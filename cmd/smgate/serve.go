@@ -1,0 +1,3 @@
+package main
+
+func runServe(e *env, args []string) int { return notYet(e, "runServe") }
