@@ -1,0 +1,3 @@
+package main
+
+func runLogsSearch(e *env, args []string) int { return notYet(e, "logs search") }
