@@ -52,17 +52,21 @@ func (p *Prefix) UnmarshalText(b []byte) error {
 // MarshalText writes the prefix in CIDR form.
 func (p Prefix) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
 
-// Addr is an IP address (no prefix) in a directory entry.
-type Addr struct{ netip.Addr }
+// Addr is an IP address (no prefix) in a directory entry. Decoding never
+// fails: an invalid address is kept as Raw with Addr invalid, so that
+// validation can report every bad address of a file at once.
+type Addr struct {
+	netip.Addr
+	Raw string
+}
 
 // UnmarshalText parses an IPv4 or IPv6 address; IPv4-mapped IPv6 is unmapped.
 func (a *Addr) UnmarshalText(b []byte) error {
-	v, err := netip.ParseAddr(string(b))
-	if err != nil {
-		return fmt.Errorf("invalid IP address %q", b)
-	}
-	if v.Zone() != "" {
-		return fmt.Errorf("invalid IP address %q: zones are not allowed", b)
+	a.Raw = string(b)
+	v, err := netip.ParseAddr(a.Raw)
+	if err != nil || v.Zone() != "" {
+		a.Addr = netip.Addr{}
+		return nil
 	}
 	a.Addr = v.Unmap()
 	return nil
@@ -71,14 +75,13 @@ func (a *Addr) UnmarshalText(b []byte) error {
 // MarshalText writes the address.
 func (a Addr) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
 
-// UnmarshalText accepts only the known actions.
-func (a *Action) UnmarshalText(b []byte) error {
-	switch v := Action(b); v {
+// Valid reports whether a is one of the known actions.
+func (a Action) Valid() bool {
+	switch a {
 	case ActionView, ActionPost, ActionUpload, ActionMessage:
-		*a = v
-		return nil
+		return true
 	}
-	return fmt.Errorf("unknown action %q (want view, post, upload or message)", b)
+	return false
 }
 
 // ActionFor returns the action of an HTTP request from its method and
@@ -100,7 +103,8 @@ func ActionFor(method, contentType string) Action {
 // Date is a calendar date (a TOML local date such as 2026-01-15, or the
 // same as a string). The zero value means no date.
 type Date struct {
-	days int32 // days since 1970-01-01, plus one so that zero means unset
+	days int32  // days since 1970-01-01, plus one so that zero means unset
+	bad  string // the text of a value that is no date; validation reports it
 }
 
 // MakeDate returns the Date of y-m-d.
@@ -143,27 +147,40 @@ func (d Date) String() string {
 	return d.Time().Format(time.DateOnly)
 }
 
-// UnmarshalTOML takes a TOML local date or a "YYYY-MM-DD" string.
+// Err returns why the decoded value is no date, or nil.
+func (d Date) Err() error {
+	if d.bad == "" {
+		return nil
+	}
+	return fmt.Errorf("invalid date %s: want a date such as 2026-01-15", d.bad)
+}
+
+// UnmarshalTOML takes a TOML local date or a "YYYY-MM-DD" string. It never
+// fails: see Err.
 func (d *Date) UnmarshalTOML(v any) error {
+	*d = Date{}
 	switch v := v.(type) {
 	case time.Time:
 		h, m, s := v.Clock()
 		if h != 0 || m != 0 || s != 0 || v.Nanosecond() != 0 {
-			return fmt.Errorf("invalid date %s: want a date without time, such as 2026-01-15", v.Format(time.RFC3339))
+			d.bad = v.Format(time.RFC3339) + " (has a time of day)"
+			return nil
 		}
 		*d = DateOf(v)
-		return nil
 	case string:
 		return d.UnmarshalText([]byte(v))
+	default:
+		d.bad = fmt.Sprintf("%v", v)
 	}
-	return fmt.Errorf("invalid date %v: want a date such as 2026-01-15", v)
+	return nil
 }
 
-// UnmarshalText parses YYYY-MM-DD.
+// UnmarshalText parses YYYY-MM-DD. It never fails: see Err.
 func (d *Date) UnmarshalText(b []byte) error {
 	t, err := time.Parse(time.DateOnly, string(b))
 	if err != nil {
-		return fmt.Errorf("invalid date %q: want YYYY-MM-DD", b)
+		*d = Date{bad: fmt.Sprintf("%q", b)}
+		return nil
 	}
 	*d = DateOf(t)
 	return nil

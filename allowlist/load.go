@@ -1,0 +1,275 @@
+package allowlist
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// decodeFile decodes the TOML text src of file into v and returns the line
+// index of the text, or the problems: a syntax or type error (the first the
+// parser meets, with its line) or every unknown key.
+func decodeFile(file string, src []byte, v any) (lineIndex, Problems) {
+	var probs Problems
+	md, err := toml.Decode(string(src), v)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			p := &Problem{File: file, Line: pe.Position.Line, Msg: pe.Message}
+			if pe.LastKey != "" {
+				p.Key = pe.LastKey
+			}
+			return nil, Problems{p}
+		}
+		return nil, Problems{{File: file, Msg: err.Error()}}
+	}
+	lines := indexLines(string(src))
+	r := report{file: file, lines: lines, probs: &probs}
+	for _, k := range md.Undecoded() {
+		r.top(k.String(), "unknown key %q", k.String())
+	}
+	return lines, probs
+}
+
+// readFile reads path for file decoding, as a problem naming the file.
+func readFile(path string) ([]byte, *Problem) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Problem{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}
+	}
+	return b, nil
+}
+
+// Defaults applied by LoadConfig.
+var (
+	defaultAllowedPorts = []uint16{80, 443}
+	defaultDeny         = []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"),
+		netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("fe80::/10"),
+		netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("::/128"),
+	}
+)
+
+// LoadConfig reads the gateway file at path, applies defaults, resolves
+// its relative paths against the file's directory and validates it. The
+// error is Problems, naming the file, key and line of each problem.
+func LoadConfig(path string) (*Config, error) {
+	src, p := readFile(path)
+	if p != nil {
+		return nil, Problems{p}
+	}
+	cfg := &Config{Path: path}
+	lines, probs := decodeFile(path, src, cfg)
+	if lines == nil {
+		return nil, probs
+	}
+	r := report{file: path, lines: lines, probs: &probs}
+	cfg.applyDefaults()
+	cfg.resolvePaths(filepath.Dir(path))
+	cfg.validate(r)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return cfg, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Gateway.Name == "" {
+		c.Gateway.Name, _ = os.Hostname()
+	}
+	if c.Gateway.DataDir == "" {
+		c.Gateway.DataDir = "./var"
+	}
+	if c.Gateway.Mode == "" {
+		c.Gateway.Mode = ModeEnforce
+	}
+	if c.Proxy.Auth == nil {
+		c.Proxy.Auth = []string{"basic", "ip"}
+	}
+	if c.Proxy.UnverifiedAccounts == "" {
+		c.Proxy.UnverifiedAccounts = "allow"
+	}
+	if c.Proxy.AllowedPorts == nil {
+		c.Proxy.AllowedPorts = defaultAllowedPorts
+	}
+	if c.Proxy.DenyDestinations == nil {
+		for _, p := range defaultDeny {
+			c.Proxy.DenyDestinations = append(c.Proxy.DenyDestinations, Prefix{p})
+		}
+	}
+	setDefault(&c.Proxy.MaxConns, 10000)
+	setDuration(&c.Proxy.DialTimeout, 10*time.Second)
+	setDuration(&c.Proxy.HeaderTimeout, 10*time.Second)
+	setDuration(&c.Proxy.IdleTimeout, 120*time.Second)
+	if c.DNS.BlockAnswer == "" {
+		c.DNS.BlockAnswer = "nxdomain"
+	}
+	setDefault(&c.DNS.CacheSize, 100000)
+	setDuration(&c.Resolver.Timeout, 2*time.Second)
+	setDefault(&c.Logs.RetentionDays, 1095)
+	setDefault(&c.Logs.QueueSize, 65536)
+}
+
+func setDefault(v *int, d int) {
+	if *v == 0 {
+		*v = d
+	}
+}
+
+func setDuration(v *Duration, d time.Duration) {
+	if v.Duration == 0 {
+		v.Duration = d
+	}
+}
+
+// resolvePaths makes every path of the file absolute, relative to dir.
+func (c *Config) resolvePaths(dir string) {
+	abs := func(p *string) {
+		if *p == "" || filepath.IsAbs(*p) {
+			return
+		}
+		if a, err := filepath.Abs(filepath.Join(dir, *p)); err == nil {
+			*p = a
+		}
+	}
+	abs(&c.Gateway.DataDir)
+	if c.Logs.Dir == "" {
+		c.Logs.Dir = filepath.Join(c.Gateway.DataDir, "logs")
+	}
+	for _, p := range []*string{
+		&c.Logs.Dir, &c.Logs.HMACKeyFile, &c.Admin.TokenFile, &c.GeoIP.CountryDB,
+		&c.GeoIP.ASNDB, &c.Proxy.Intercept.CACert, &c.Proxy.Intercept.CAKey,
+		&c.Policy.Platforms, &c.Policy.Registry, &c.Policy.Directory,
+	} {
+		abs(p)
+	}
+}
+
+func (c *Config) validate(r report) {
+	c.validateGateway(r)
+	c.validateProxy(r)
+	c.validateDNS(r)
+	for i, u := range c.Resolver.Upstreams {
+		if err := checkHostPort(u); err != nil {
+			r.top("resolver.upstreams", "entry %d %q: %v", i+1, u, err)
+		}
+	}
+	checkListen(r, "admin.listen", c.Admin.Listen)
+	if c.Logs.RetentionDays < 0 {
+		r.top("logs.retention_days", "must be a positive number of days, not %d", c.Logs.RetentionDays)
+	}
+	if c.Logs.QueueSize < 0 {
+		r.top("logs.queue_size", "must be positive, not %d", c.Logs.QueueSize)
+	}
+	if c.Policy.Registry == "" {
+		r.top("policy.registry", "is required: the registry of approved accounts")
+	}
+	if c.Policy.Directory == "" {
+		r.top("policy.directory", "is required: the directory of agencies, roles and users")
+	}
+}
+
+func (c *Config) validateGateway(r report) {
+	if _, err := time.LoadLocation(c.Gateway.Timezone); err != nil {
+		r.top("gateway.timezone", "unknown time zone %q (want an IANA name such as \"America/New_York\")", c.Gateway.Timezone)
+	}
+	if c.Gateway.Mode != ModeEnforce && c.Gateway.Mode != ModeReport {
+		r.top("gateway.mode", "must be \"enforce\" or \"report\", not %q", c.Gateway.Mode)
+	}
+}
+
+func (c *Config) validateProxy(r report) {
+	checkListen(r, "proxy.listen", c.Proxy.Listen)
+	checkListen(r, "proxy.transparent_listen", c.Proxy.TransparentListen)
+	if len(c.Proxy.Auth) == 0 {
+		r.top("proxy.auth", "must name at least one identity source: \"basic\" or \"ip\"")
+	}
+	seen := map[string]bool{}
+	for _, a := range c.Proxy.Auth {
+		if a != "basic" && a != "ip" {
+			r.top("proxy.auth", "unknown identity source %q (want \"basic\" or \"ip\")", a)
+		}
+		if seen[a] {
+			r.top("proxy.auth", "identity source %q listed twice", a)
+		}
+		seen[a] = true
+	}
+	if u := c.Proxy.UnverifiedAccounts; u != "allow" && u != "block" {
+		r.top("proxy.unverified_accounts", "must be \"allow\" or \"block\", not %q", u)
+	}
+	for _, p := range c.Proxy.AllowedPorts {
+		if p == 0 {
+			r.top("proxy.allowed_ports", "port 0 is not a port")
+		}
+	}
+	if c.Proxy.MaxConns < 0 {
+		r.top("proxy.max_conns", "must be positive, not %d", c.Proxy.MaxConns)
+	}
+	ic := c.Proxy.Intercept
+	if ic.Enabled && (ic.CACert == "" || ic.CAKey == "") {
+		r.top("proxy.intercept.enabled", "TLS interception needs proxy.intercept.ca_cert and ca_key")
+	}
+}
+
+func (c *Config) validateDNS(r report) {
+	checkListen(r, "dns.listen", c.DNS.Listen)
+	switch c.DNS.BlockAnswer {
+	case "nxdomain":
+	case "sinkhole":
+		if c.DNS.SinkholeIPv4 == "" && c.DNS.SinkholeIPv6 == "" {
+			r.top("dns.block_answer", "\"sinkhole\" needs dns.sinkhole_ipv4 or dns.sinkhole_ipv6")
+		}
+	default:
+		r.top("dns.block_answer", "must be \"nxdomain\" or \"sinkhole\", not %q", c.DNS.BlockAnswer)
+	}
+	for _, k := range []struct {
+		key, v string
+		v4     bool
+	}{{"dns.sinkhole_ipv4", c.DNS.SinkholeIPv4, true}, {"dns.sinkhole_ipv6", c.DNS.SinkholeIPv6, false}} {
+		if k.v == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(k.v); err != nil || a.Is4() != k.v4 {
+			r.top(k.key, "invalid address %q", k.v)
+		}
+	}
+	if c.DNS.CacheSize < 0 || c.DNS.RateLimit < 0 {
+		r.top("dns", "cache_size and rate_limit must not be negative")
+	}
+}
+
+func checkListen(r report, key, addr string) {
+	if addr == "" {
+		return
+	}
+	if err := checkHostPort(addr); err != nil {
+		r.top(key, "invalid listen address %q: %v", addr, err)
+	}
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	return nil
+}
+
+// Location returns the gateway's time zone (validated by LoadConfig).
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Gateway.Timezone)
+	if err != nil {
+		return time.Local
+	}
+	return loc
+}
