@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smgate/smgate/logs"
+)
+
+// writeUsageLog appends records to the daily files of dir as the writer
+// stores them (with a chain field, which search does not check).
+func writeUsageLog(t *testing.T, dir string, recs ...logs.Record) {
+	t.Helper()
+	for i := range recs {
+		line := logs.AppendRecord(nil, &recs[i])
+		line = append(line[:len(line)-1], `,"smgate.chain":"`+strings.Repeat("0f", 32)+`"}`+"\n"...)
+		name := filepath.Join(dir, "usage-"+recs[i].Time.UTC().Format(time.DateOnly)+".jsonl")
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(line); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+var searchDay = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
+// searchLog writes five records over three days into a new directory:
+// s1..s5.
+func searchLog(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	ip := netip.MustParseAddr("10.1.2.3")
+	writeUsageLog(t, dir,
+		logs.Record{Time: searchDay.Add(8 * time.Hour), ID: "s1", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "www.facebook.com", Path: "/DCF", Platform: "facebook", Account: "fb-dcf", Role: "comms", Mode: "intercept"},
+		logs.Record{Time: searchDay.Add(9 * time.Hour), ID: "s2", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-no-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "m.facebook.com", Platform: "facebook", Mode: "explicit"},
+		logs.Record{Time: searchDay.Add(30 * time.Hour), ID: "s3", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-outside-schedule", User: "adoe", Agency: "DOT", Domain: "notfacebook.com", Mode: "explicit"},
+		logs.Record{Time: searchDay.Add(31 * time.Hour), ID: "s4", Action: logs.ActionSuspend, Outcome: logs.OutcomeSuccess, By: "admin", Target: "agency:DOT"},
+		logs.Record{Time: searchDay.Add(50 * time.Hour), ID: "s5", Action: logs.ActionDNSQuery, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "adoe", Agency: "DOT", Domain: "x.com", Platform: "x", Account: "x-dot", Mode: "dns"},
+	)
+	return dir
+}
+
+// runSearch runs smgate logs search with args and returns its exit status,
+// stdout and stderr.
+func runSearch(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runLogsSearch(&env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+// jsonIDs decodes newline-delimited records and returns their event.id.
+func jsonIDs(t *testing.T, out string) []string {
+	t.Helper()
+	var ids []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		r, err := logs.DecodeRecord(sc.Bytes())
+		if err != nil {
+			t.Fatalf("output line %q: %v", sc.Text(), err)
+		}
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+func TestLogsSearchFilters(t *testing.T) {
+	dir := searchLog(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"everything", nil, "s1 s2 s3 s4 s5"},
+		{"user", []string{"--user", "jsmith"}, "s1 s2"},
+		{"agency", []string{"--agency", "DOT"}, "s3 s5"},
+		{"platform", []string{"--platform", "facebook"}, "s1 s2"},
+		{"account", []string{"--account", "x-dot"}, "s5"},
+		{"domain and subdomains", []string{"--domain", "facebook.com"}, "s1 s2"},
+		{"outcome", []string{"--outcome", "blocked"}, "s2 s3"},
+		{"reason", []string{"--reason", "blocked-no-grant"}, "s2"},
+		{"actions", []string{"--action", "connect, suspend"}, "s2 s3 s4"},
+		{"combined", []string{"--agency", "DCF", "--outcome", "allowed", "--domain", "facebook.com"}, "s1"},
+		{"since date", []string{"--since", "2026-11-02"}, "s3 s4 s5"},
+		{"until date is the whole day", []string{"--until", "2026-11-02"}, "s1 s2 s3 s4"},
+		{"one day", []string{"--since", "2026-11-02", "--until", "2026-11-02"}, "s3 s4"},
+		{"RFC 3339", []string{"--since", "2026-11-01T08:30:00Z", "--until", "2026-11-02T06:00:00.5Z"}, "s2 s3"},
+		{"RFC 3339 with offset", []string{"--since", "2026-11-01T03:30:00-05:00"}, "s2 s3 s4 s5"},
+		{"limit", []string{"--limit", "2"}, "s1 s2"},
+		{"nothing", []string{"--user", "nobody"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runSearch(t, append([]string{"--dir", dir, "--format", "json"}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if got := strings.Join(jsonIDs(t, out), " "); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLogsSearchJSONIsStoredLines(t *testing.T) {
+	dir := searchLog(t)
+	code, out, errOut := runSearch(t, "--dir", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var stored []byte
+	for _, day := range []string{"2026-11-01", "2026-11-02", "2026-11-03"} {
+		b, err := os.ReadFile(filepath.Join(dir, "usage-"+day+".jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, b...)
+	}
+	if out != string(stored) {
+		t.Errorf("json output differs from the stored lines:\n%s\nwant\n%s", out, stored)
+	}
+}
+
+func TestLogsSearchCSV(t *testing.T) {
+	dir := searchLog(t)
+	code, out, errOut := runSearch(t, "--dir", dir, "--format", "csv", "--user", "jsmith")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{
+		{"@timestamp", "event.id", "event.action", "event.outcome", "event.reason", "user.name", "organization.id", "source.ip", "url.domain", "url.path", "smgate.platform", "smgate.account", "smgate.role", "smgate.mode"},
+		{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "allowed-grant", "jsmith", "DCF", "10.1.2.3", "www.facebook.com", "/DCF", "facebook", "fb-dcf", "comms", "intercept"},
+		{"2026-11-01T09:00:00Z", "s2", "connect", "blocked", "blocked-no-grant", "jsmith", "DCF", "10.1.2.3", "m.facebook.com", "", "facebook", "", "", "explicit"},
+	}
+	if !slices.EqualFunc(rows, want, slices.Equal) {
+		t.Errorf("csv =\n%q\nwant\n%q", rows, want)
+	}
+}
+
+func TestLogsSearchTable(t *testing.T) {
+	dir := searchLog(t)
+	code, out, errOut := runSearch(t, "--dir", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("got %d lines, want a header and 5 rows:\n%s", len(lines), out)
+	}
+	if f := strings.Fields(lines[0]); !slices.Equal(f, []string{"TIME", "ID", "ACTION", "OUTCOME", "REASON", "USER", "AGENCY", "PLATFORM", "ACCOUNT", "URL"}) {
+		t.Errorf("header = %q", lines[0])
+	}
+	if f := strings.Fields(lines[1]); !slices.Equal(f, []string{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "allowed-grant", "jsmith", "DCF", "facebook", "fb-dcf", "www.facebook.com/DCF"}) {
+		t.Errorf("row 1 = %q", lines[1])
+	}
+	// An admin event shows who acted and on what.
+	if f := strings.Fields(lines[4]); f[5] != "admin" || f[9] != "agency:DOT" || f[4] != "-" {
+		t.Errorf("row 4 = %q", lines[4])
+	}
+	// Columns line up.
+	col := strings.Index(lines[0], "URL")
+	for _, l := range lines[1:] {
+		if len(l) < col || l[col-1] != ' ' {
+			t.Errorf("row %q does not line up with the header", l)
+		}
+	}
+}
+
+func TestLogsSearchHostileValues(t *testing.T) {
+	dir := t.TempDir()
+	writeUsageLog(t, dir, logs.Record{
+		Time: searchDay, ID: "h1", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeBlocked,
+		Reason: "blocked-unknown-user", User: "\x1b[2J=HYPERLINK(\"http://evil\")", Domain: "x.com", Path: "/a\tb",
+	})
+	_, out, _ := runSearch(t, "--dir", dir)
+	if strings.ContainsAny(out, "\x1b") || !strings.Contains(out, `"\x1b[2J=HYPERLINK(\"http://evil\")"`) || !strings.Contains(out, `"x.com/a\tb"`) {
+		t.Errorf("table does not escape control characters:\n%q", out)
+	}
+	writeUsageLog(t, dir, logs.Record{Time: searchDay.Add(time.Hour), ID: "h2", User: "=1+1", Path: "@SUM(A1)"})
+	_, out, _ = runSearch(t, "--dir", dir, "--format", "csv", "--user", "=1+1")
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 2 || rows[1][5] != "'=1+1" || rows[1][9] != "'@SUM(A1)" {
+		t.Errorf("csv does not neutralise formulas: %q, %v", rows, err)
+	}
+}
+
+func TestLogsSearchErrors(t *testing.T) {
+	dir := searchLog(t)
+	missing := filepath.Join(t.TempDir(), "missing")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string // in stderr
+	}{
+		{"unknown flag", []string{"--dir", dir, "--usr", "x"}, 2, []string{"flag provided but not defined: -usr", "usage: smgate logs search"}},
+		{"bad since", []string{"--dir", dir, "--since", "yesterday"}, 2, []string{`--since "yesterday"`, "want a span back from now (24h, 30d), a date (2026-11-01)"}},
+		{"bad until date", []string{"--dir", dir, "--until", "2026-13-01"}, 2, []string{`--until "2026-13-01"`}},
+		{"negative span", []string{"--dir", dir, "--since", "-24h"}, 2, []string{`--since "-24h"`}},
+		{"since after until", []string{"--dir", dir, "--since", "2026-11-03", "--until", "2026-11-01"}, 2, []string{"--since 2026-11-03 is not before --until 2026-11-01"}},
+		{"unknown format", []string{"--dir", dir, "--format", "xml"}, 2, []string{`--format "xml": want table, json or csv`}},
+		{"unknown outcome", []string{"--dir", dir, "--outcome", "denied"}, 2, []string{`--outcome "denied": want one of allowed, blocked, success, failure`}},
+		{"unknown action", []string{"--dir", dir, "--action", "connect,post"}, 2, []string{`--action "post"`}},
+		{"negative limit", []string{"--dir", dir, "--limit", "-1"}, 2, []string{"--limit -1"}},
+		{"argument", []string{"--dir", dir, "jsmith"}, 2, []string{`unexpected argument "jsmith"`}},
+		{"missing directory", []string{"--dir", missing}, 1, []string{"read log directory", missing, "no such file or directory"}},
+		{"missing config", []string{"--config", filepath.Join(missing, "smgate.toml")}, 1, []string{"load config (or give the log directory with --dir)", "smgate.toml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runSearch(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tt.code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr %q does not contain %q", errOut, w)
+				}
+			}
+			if tt.code == 2 && out != "" {
+				t.Errorf("usage error printed output: %q", out)
+			}
+		})
+	}
+}
+
+func TestLogsSearchUnreadable(t *testing.T) {
+	if runtime.GOOS == "windows" || os.Geteuid() == 0 {
+		t.Skip("permissions do not apply")
+	}
+	dir := searchLog(t)
+	if err := os.Chmod(dir, 0o300); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o700) })
+	code, _, errOut := runSearch(t, "--dir", dir)
+	if code != 1 || !strings.Contains(errOut, "permission denied") {
+		t.Errorf("exit %d, stderr %q; want 1 and permission denied", code, errOut)
+	}
+}
+
+func TestLogsSearchDamagedLine(t *testing.T) {
+	dir := searchLog(t)
+	f, err := os.OpenFile(filepath.Join(dir, "usage-2026-11-03.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, `{"@timestamp":"2026-11-03T05:00:00Z",`)
+	f.Close()
+	code, out, errOut := runSearch(t, "--dir", dir, "--format", "json")
+	if code != 1 || !strings.Contains(errOut, "usage-2026-11-03.jsonl:2: decode record") {
+		t.Errorf("exit %d, stderr %q; want 1 naming the file and line", code, errOut)
+	}
+	if got := strings.Join(jsonIDs(t, out), " "); got != "s1 s2 s3 s4 s5" {
+		t.Errorf("records = %q, want all the readable ones", got)
+	}
+}
+
+func TestLogsSearchConfig(t *testing.T) {
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "var", "usage")
+	if err := os.MkdirAll(logDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeUsageLog(t, logDir, logs.Record{Time: searchDay, ID: "c1", User: "jsmith"})
+	cfg := filepath.Join(dir, "smgate.toml")
+	toml := "[logs]\ndir = \"var/usage\"\n\n[policy]\nregistry = \"registry.toml\"\ndirectory = \"directory.toml\"\n"
+	if err := os.WriteFile(cfg, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runSearch(t, "--config", cfg, "--format", "json")
+	if code != 0 || strings.Join(jsonIDs(t, out), " ") != "c1" {
+		t.Errorf("exit %d, out %q, stderr %q; want c1 from the config's log directory", code, out, errOut)
+	}
+}
+
+func TestParseWhen(t *testing.T) {
+	now := time.Date(2026, 11, 20, 15, 30, 0, 0, time.UTC)
+	tests := []struct {
+		v    string
+		end  bool
+		want time.Time
+	}{
+		{"", false, time.Time{}},
+		{"24h", false, now.Add(-24 * time.Hour)},
+		{"90m", false, now.Add(-90 * time.Minute)},
+		{"30d", false, now.AddDate(0, 0, -30)},
+		{"0d", false, now},
+		{"2026-11-01", false, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)},
+		{"2026-11-01", true, time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)},
+		{"2026-11-01T08:00:00Z", true, time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)},
+		{"2026-11-01T08:00:00.25+01:00", false, time.Date(2026, 11, 1, 7, 0, 0, 25e7, time.UTC)},
+	}
+	for _, tt := range tests {
+		got, err := parseWhen("--since", tt.v, now, tt.end)
+		if err != nil || !got.Equal(tt.want) {
+			t.Errorf("parseWhen(%q, end=%v) = %v, %v; want %v", tt.v, tt.end, got, err, tt.want)
+		}
+	}
+	for _, v := range []string{"d", "-3d", "3w", "1.5d", "2026-11-01 08:00", "2026-11-01T08:00:00", "yesterday"} {
+		if _, err := parseWhen("--since", v, now, false); err == nil {
+			t.Errorf("parseWhen(%q) accepted it", v)
+		}
+	}
+}
