@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -39,12 +40,23 @@ func NormalizeHost(host string) (name string, ip netip.Addr, err error) {
 	if h == "" || len(h) > 253 {
 		return "", netip.Addr{}, ErrBadHost
 	}
+	if !utf8.ValidString(h) {
+		return "", netip.Addr{}, ErrBadHost
+	}
 	a, err := idnaProfile.ToASCII(h)
 	if err != nil || !validName(a) {
 		return "", netip.Addr{}, ErrBadHost
 	}
+	if strings.Contains(a, "xn--") { // the Punycode must itself be valid
+		if b, err := idnaProfile.ToASCII(a); err != nil || b != a {
+			return "", netip.Addr{}, ErrBadHost
+		}
+	}
 	if ip, ok := parseIPLiteral(a); ok { // full-width digits map to an address
 		return ip.String(), ip, nil
+	}
+	if numericLabel(a[strings.LastIndexByte(a, '.')+1:]) {
+		return "", netip.Addr{}, ErrBadHost // ends in a number but is no address
 	}
 	return a, netip.Addr{}, nil
 }
@@ -68,7 +80,7 @@ func isCanonicalName(s string) bool {
 				return false
 			}
 		case c == '.':
-			if prev == '.' || prev == '-' {
+			if prev == '.' || prev == '-' || i-last > 63 {
 				return false
 			}
 			last = i + 1
@@ -77,7 +89,7 @@ func isCanonicalName(s string) bool {
 		}
 		prev = c
 	}
-	if prev == '.' || prev == '-' || numericLabel(s[last:]) {
+	if prev == '.' || prev == '-' || len(s)-last > 63 || numericLabel(s[last:]) {
 		return false
 	}
 	return !strings.Contains(s, "xn--")
@@ -170,6 +182,9 @@ func parseInetAton(s string) (netip.Addr, bool) {
 func parseAtonPart(p string) (uint64, bool) {
 	if p == "" {
 		return 0, false
+	}
+	if p == "0x" || p == "0X" {
+		return 0, true
 	}
 	base := 10
 	switch {

@@ -35,11 +35,39 @@ type policyFiles struct {
 // returns the problems (errors) and warnings; the policy is usable only
 // when there are no problems.
 func loadPolicy(cfg *Config, now time.Time) (*Policy, Problems, Problems) {
+	var probs Problems
+	var srcs [3]source
+	for i, path := range []string{cfg.Policy.Platforms, cfg.Policy.Registry, cfg.Policy.Directory} {
+		srcs[i] = source{name: path}
+		if i == 0 && path == "" {
+			srcs[i] = source{name: builtinCatalogueName, text: configs.Platforms}
+			continue
+		}
+		var p *Problem
+		if srcs[i].text, p = readFile(path); p != nil {
+			probs = append(probs, p)
+		}
+	}
+	if len(probs) > 0 {
+		return nil, probs, nil
+	}
+	return parsePolicy(cfg, srcs, now)
+}
+
+// source is the text of one policy file and the name problems give it.
+type source struct {
+	name string
+	text []byte
+}
+
+// parsePolicy decodes and validates the platforms, registry and directory
+// texts.
+func parsePolicy(cfg *Config, srcs [3]source, now time.Time) (*Policy, Problems, Problems) {
 	var probs, warns Problems
 	pf := &policyFiles{}
-	pf.plat = decodePolicyFile(cfg.Policy.Platforms, &pf.Catalogue, &probs)
-	pf.reg = decodePolicyFile(cfg.Policy.Registry, &pf.Registry, &probs)
-	pf.dir = decodePolicyFile(cfg.Policy.Directory, &pf.Directory, &probs)
+	pf.plat = decodePolicyFile(srcs[0], &pf.Catalogue, &probs)
+	pf.reg = decodePolicyFile(srcs[1], &pf.Registry, &probs)
+	pf.dir = decodePolicyFile(srcs[2], &pf.Directory, &probs)
 	if len(probs) > 0 {
 		return nil, probs, nil
 	}
@@ -53,22 +81,11 @@ func loadPolicy(cfg *Config, now time.Time) (*Policy, Problems, Problems) {
 	return &pf.Policy, nil, warns
 }
 
-// decodePolicyFile decodes path (or the built-in catalogue when path is
-// empty) into v, adding its problems to probs.
-func decodePolicyFile(path string, v any, probs *Problems) report {
-	name, src := path, configs.Platforms
-	if path == "" {
-		name = builtinCatalogueName
-	} else {
-		var p *Problem
-		if src, p = readFile(path); p != nil {
-			*probs = append(*probs, p)
-			return report{file: name, probs: new(Problems)}
-		}
-	}
-	lines, ps := decodeFile(name, src, v)
+// decodePolicyFile decodes src into v, adding its problems to probs.
+func decodePolicyFile(src source, v any, probs *Problems) report {
+	lines, ps := decodeFile(src.name, src.text, v)
 	*probs = append(*probs, ps...)
-	return report{file: name, lines: lines, probs: new(Problems)}
+	return report{file: src.name, lines: lines, probs: new(Problems)}
 }
 
 func (pf *policyFiles) validate(cfg *Config, today Date, warns *Problems) {
@@ -164,6 +181,7 @@ func (pf *policyFiles) validatePlatforms() map[string]bool {
 			}
 		}
 	}
+	pf.checkASNs()
 	for _, d := range pf.Catalogue.BypassDomains {
 		if !validCatalogueDomain(d) {
 			r.top("bypass_domains", "invalid domain %q", d)
@@ -172,6 +190,20 @@ func (pf *policyFiles) validatePlatforms() map[string]bool {
 		}
 	}
 	return set
+}
+
+// checkASNs reports an ASN listed under two platforms: an IP literal in
+// it could not be told apart.
+func (pf *policyFiles) checkASNs() {
+	owner := map[uint32]string{}
+	for i, p := range pf.Catalogue.Platforms {
+		for _, asn := range p.ASNs {
+			if o, dup := owner[asn]; dup && o != p.ID {
+				pf.plat.entry("platform", i, p.ID, "asns", "AS%d is also listed under %s: an ASN identifies one platform", asn, o)
+			}
+			owner[asn] = p.ID
+		}
+	}
 }
 
 func validCatalogueDomain(d string) bool {

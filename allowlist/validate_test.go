@@ -1,0 +1,176 @@
+package allowlist
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestValidationErrors breaks the test policy one way at a time and checks
+// that the problem names the file, the line, the entry and the key.
+func TestValidationErrors(t *testing.T) {
+	dir := readTestdata(t, "directory.toml")
+	reg := readTestdata(t, "registry.toml")
+	plat := readTestdata(t, "platforms.toml")
+	gw := readTestdata(t, "smgate.toml")
+	tests := []struct {
+		name string
+		file string
+		text string
+		want string // file:line: entry: key: message (a substring, file base name)
+	}{
+		{"unknown key in role", "directory.toml", strings.Replace(dir, `schedule = "Mon-Fri 07:00-19:00"`, `schedul = "Mon-Fri 07:00-19:00"`, 1),
+			`directory.toml:14: role.schedul: unknown key "role.schedul"`},
+		{"unknown gateway key", "smgate.toml", strings.Replace(gw, `listen = "127.0.0.1:0"`+"\nauth", `listn = "127.0.0.1:0"`+"\nauth", 1),
+			`smgate.toml:9: proxy.listn: unknown key "proxy.listn"`},
+		{"duplicate role id", "directory.toml", strings.Replace(dir, `id = "dot-communications"`, `id = "dcf-investigations"`, 1),
+			`directory.toml:24: role "dcf-investigations": id: duplicate id: also used by the entry at line 17`},
+		{"role grants unknown account", "directory.toml", strings.Replace(dir, `accounts = ["dot-youtube"]`, `accounts = ["dot-tiktok"]`, 1),
+			`directory.toml:26: role "dot-communications": accounts: unknown account "dot-tiktok"`},
+		{"role grants unknown platform", "directory.toml", strings.Replace(dir, `platforms = ["facebook", "instagram"]`, `platforms = ["facebok"]`, 1),
+			`directory.toml:19: role "dcf-investigations": platforms: unknown platform "facebok"`},
+		{"role of unknown agency", "directory.toml", strings.Replace(dir, "id = \"dot-communications\"\nagency = \"DOT\"", "id = \"dot-communications\"\nagency = \"DOX\"", 1),
+			`directory.toml:25: role "dot-communications": agency: unknown agency "DOX"`},
+		{"role grants another agency's account", "directory.toml", strings.Replace(dir, `accounts = ["dot-youtube"]`, `accounts = ["dcf-facebook"]`, 1),
+			`role "dot-communications": accounts: account "dcf-facebook" belongs to agency "DCF", not to the role's agency "DOT"`},
+		{"unknown action", "directory.toml", strings.Replace(dir, `actions = ["view", "post"]`, `actions = ["view", "tweet"]`, 1),
+			`directory.toml:27: role "dot-communications": actions: unknown action "tweet"`},
+		{"bad schedule", "directory.toml", strings.Replace(dir, `schedule = "Mon-Fri 07:00-19:00"`, `schedule = "Mon-Fry 07:00-19:00"`, 1),
+			`directory.toml:14: role "dcf-communications": schedule: schedule clause "Mon-Fry 07:00-19:00": unknown day "Fry"`},
+		{"bad schedule time", "directory.toml", strings.Replace(dir, `schedule = "Mon-Fri 07:00-19:00"`, `schedule = "Mon-Fri 07:00-25:00"`, 1),
+			`schedule: schedule clause "Mon-Fri 07:00-25:00": time "25:00"`},
+		{"user of unknown agency", "directory.toml", strings.Replace(dir, "id = \"tlee\"\nname = \"Tom Lee\"\nagency = \"DOT\"", "id = \"tlee\"\nname = \"Tom Lee\"\nagency = \"DOTT\"", 1),
+			`user "tlee": agency: unknown agency "DOTT"`},
+		{"user with unknown role", "directory.toml", strings.Replace(dir, `roles = ["dot-communications"]`, `roles = ["dot-comms"]`, 1),
+			`user "tlee": roles: unknown role "dot-comms"`},
+		{"bad IP", "directory.toml", strings.Replace(dir, `ips = ["10.30.0.5", "2001:db8::5"]`, `ips = ["10.30.0.500"]`, 1),
+			`user "tlee": ips: invalid IP address "10.30.0.500"`},
+		{"IP bound to two users", "directory.toml", strings.Replace(dir, `ips = ["10.20.0.17"]`, `ips = ["10.20.0.15"]`, 1),
+			`user "newbie": ips: address 10.20.0.15 is also bound to user "jsmith"`},
+		{"malformed bcrypt", "directory.toml", strings.Replace(dir, `$2a$04$ivmKAyMJP6OjlAi/yD7NYecjHWIx.Hxkf97nfigIVLY5yFZLfhpXi`, `hunter2`, 1),
+			`user "bjones": password_bcrypt: not a bcrypt hash`},
+		{"duplicate user", "directory.toml", strings.Replace(dir, `id = "noroles"`, `id = "tlee"`, 1),
+			`user "tlee": id: duplicate id`},
+		{"account of unknown platform", "registry.toml", strings.Replace(reg, `platform = "youtube"`, `platform = "vimeo"`, 1),
+			`registry.toml:38: account "dot-youtube": platform: unknown platform "vimeo"`},
+		{"account of unknown agency", "registry.toml", strings.Replace(reg, "agency = \"DOT\"", "agency = \"DMV\"", 1),
+			`account "dot-youtube": agency: unknown agency "DMV"`},
+		{"expires before approved", "registry.toml", strings.Replace(reg, "expires_on = 2027-03-01", "expires_on = 2026-02-01", 1),
+			`registry.toml:43: account "dot-youtube": expires_on: 2026-02-01 is before approved_on 2026-03-01`},
+		{"bad date", "registry.toml", strings.Replace(reg, "expires_on = 2027-03-01", `expires_on = "2027-13-01"`, 1),
+			`account "dot-youtube": expires_on: invalid date "2027-13-01"`},
+		{"bad status", "registry.toml", strings.Replace(reg, `status = "decommissioned"`, `status = "retired"`, 1),
+			`account "dcf-old": status: must be "active" or "decommissioned"`},
+		{"duplicate account", "registry.toml", strings.Replace(reg, `id = "dcf-x"`, `id = "dcf-facebook"`, 1),
+			`account "dcf-facebook": id: duplicate id`},
+		{"domain under two platforms", "platforms.toml", strings.Replace(plat, `domains = ["youtube.com", "youtu.be"]`, `domains = ["youtube.com", "youtu.be", "fb.com"]`, 1),
+			`platform "youtube": domains: domain "fb.com" is also listed under facebook`},
+		{"shared in one platform only", "platforms.toml", strings.Replace(plat, `domains = ["instagram.com", "cdninstagram.com"]`+"\nshared_domains = [\"fbcdn.net\"]", `domains = ["instagram.com", "cdninstagram.com", "fbcdn.net"]`, 1),
+			`platform "instagram": domains: domain "fbcdn.net" is also listed under facebook`},
+		{"ASN under two platforms", "platforms.toml", strings.Replace(plat, "asns = [13414]", "asns = [13414, 32934]", 1),
+			`platform "x": asns: AS32934 is also listed under facebook`},
+		{"bad category", "platforms.toml", strings.Replace(plat, `category = "forums"`, `category = "chat"`, 1),
+			`platform "buecher": category: unknown category "chat"`},
+		{"bad domain", "platforms.toml", strings.Replace(plat, `domains = ["tiktok.com"]`, `domains = ["https://tiktok.com"]`, 1),
+			`platform "tiktok": domains: invalid domain "https://tiktok.com"`},
+		{"TOML syntax", "registry.toml", strings.Replace(reg, `purpose = "Announcements"`, `purpose = "Announcements`, 1),
+			`registry.toml:18: account.purpose: strings cannot contain newlines`},
+		{"bad mode", "smgate.toml", strings.Replace(gw, `mode = "enforce"`, `mode = "audit"`, 1),
+			`smgate.toml:6: gateway.mode: must be "enforce" or "report", not "audit"`},
+		{"bad timezone", "smgate.toml", strings.Replace(gw, `America/New_York`, `America/Hartford`, 1),
+			`smgate.toml:4: gateway.timezone: unknown time zone "America/Hartford"`},
+		{"bad auth", "smgate.toml", strings.Replace(gw, `auth = ["basic", "ip"]`, `auth = ["basic", "ntlm"]`, 1),
+			`smgate.toml:10: proxy.auth: unknown identity source "ntlm"`},
+		{"bad duration", "smgate.toml", strings.Replace(gw, "[dns]", "[resolver]\ntimeout = \"2 seconds\"\n\n[dns]", 1),
+			`smgate.toml:15: resolver.timeout: invalid duration "2 seconds"`},
+		{"bad CIDR", "smgate.toml", strings.Replace(gw, `allowed_ports = [80, 443]`, `allowed_ports = [80, 443]`+"\ndeny_destinations = [\"10.0.0.0/33\"]", 1),
+			`invalid CIDR "10.0.0.0/33"`},
+		{"bad listen", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"", "[dns]\nlisten = \"127.0.0.1\"", 1),
+			`smgate.toml:15: dns.listen: invalid listen address "127.0.0.1": want host:port`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(tc.text, "\n") || tc.text == readTestdata(t, tc.file) {
+				t.Fatal("the edit did not apply: fix the test")
+			}
+			path := copyTestdata(t, map[string]string{tc.file: tc.text})
+			_, err := LoadAt(path, monday10)
+			if err == nil {
+				t.Fatal("Load accepted the broken file")
+			}
+			if ps := AsProblems(err); len(ps) == 0 {
+				t.Fatalf("error is no Problems: %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error does not say %q:\n%v", tc.want, err)
+			}
+		})
+	}
+}
+
+// TestValidationReportsAll checks that several mistakes in several files
+// are reported together.
+func TestValidationReportsAll(t *testing.T) {
+	dir := readTestdata(t, "directory.toml")
+	dir = strings.Replace(dir, `roles = ["dot-communications"]`, `roles = ["nope"]`, 1)
+	dir = strings.Replace(dir, `ips = ["10.20.0.17"]`, `ips = ["bad-ip"]`, 1)
+	dir = strings.Replace(dir, `ips = ["10.20.0.18"]`, `ips = ["also-bad"]`, 1)
+	reg := strings.Replace(readTestdata(t, "registry.toml"), "expires_on = 2027-03-01", "expires_on = 2026-02-01", 1)
+	_, err := LoadAt(copyTestdata(t, map[string]string{"directory.toml": dir, "registry.toml": reg}), monday10)
+	ps := AsProblems(err)
+	if len(ps) != 4 {
+		t.Fatalf("got %d problems, want 4:\n%v", len(ps), err)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	l, err := LoadAt(copyTestdata(t, nil), monday10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range l.Warnings {
+		got = append(got, w.Error())
+	}
+	all := strings.Join(got, "\n")
+	for _, want := range []string{
+		`account "dcf-x": expires_on: approval expired on 2026-01-01`,
+		`user "newbie": acknowledged_on: the user has not acknowledged the policy`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings do not say %q:\n%s", want, all)
+		}
+	}
+	// An approval expiring within 30 days is a warning, not an error.
+	l, err = LoadAt(copyTestdata(t, nil), monday10.AddDate(0, 1, 9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprint(l.Warnings), `account "dcf-facebook": expires_on: approval expires on 2027-01-15, within 30 days`) {
+		t.Errorf("no expiry warning: %v", l.Warnings)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := copyTestdata(t, nil)
+	if err := os.Remove(filepath.Join(filepath.Dir(path), "registry.toml")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadAt(path, monday10)
+	if err == nil || !strings.Contains(err.Error(), "registry.toml: cannot read") {
+		t.Fatalf("missing registry: %v", err)
+	}
+}
+
+func TestBuiltinCatalogue(t *testing.T) {
+	gw := strings.Replace(readTestdata(t, "smgate.toml"), `platforms = "platforms.toml"`, `platforms = ""`, 1)
+	l, err := LoadAt(copyTestdata(t, map[string]string{"smgate.toml": gw}), monday10)
+	if err != nil {
+		t.Fatalf("test policy with the built-in catalogue: %v", err)
+	}
+	if p, _, _ := l.Snapshot.Lookup("m.facebook.com"); p != "facebook" {
+		t.Fatalf("built-in catalogue: m.facebook.com is %q", p)
+	}
+}
