@@ -1,0 +1,198 @@
+package logs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// HoldsFile is the name of the litigation holds in the state directory.
+const HoldsFile = "holds.json"
+
+// Errors of HoldStore, checked with errors.Is.
+var (
+	ErrHoldExists  = errors.New("hold already exists")
+	ErrHoldUnknown = errors.New("no such hold")
+)
+
+// Hold is a litigation hold: while it exists, prune deletes none of the
+// day files it covers. Day files are per day, not per agency or user, so
+// a hold with an agency or user filter still keeps the whole files of the
+// days in its range; the filters say whose records the hold is for.
+type Hold struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Agency string `json:"agency,omitempty"` // whose records; "" = all
+	User   string `json:"user,omitempty"`   // whose records; "" = all
+	// From and To are the first and last day held, inclusive (UTC dates);
+	// a zero From holds every day before To, a zero To every day from
+	// From, and both zero every day.
+	From      time.Time `json:"from,omitzero"`
+	To        time.Time `json:"to,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by,omitempty"`
+}
+
+// Covers reports whether the hold keeps the day file of the UTC day of t.
+func (h Hold) Covers(t time.Time) bool {
+	d := day(t.UTC())
+	if !h.From.IsZero() && d.Before(day(h.From.UTC())) {
+		return false
+	}
+	return h.To.IsZero() || !d.After(day(h.To.UTC()))
+}
+
+// Record returns the usage record of an action on the hold ("add" or
+// "release") by whom.
+func (h Hold) Record(action, by string) *Record {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s hold %s: %s", action, h.ID, h.Reason)
+	if h.Agency != "" {
+		fmt.Fprintf(&b, "; agency %s", h.Agency)
+	}
+	if h.User != "" {
+		fmt.Fprintf(&b, "; user %s", h.User)
+	}
+	fmt.Fprintf(&b, "; days %s", h.span())
+	return &Record{Action: ActionHold, Outcome: OutcomeSuccess, Message: b.String(),
+		By: by, Target: "hold:" + h.ID}
+}
+
+// span renders the days held, e.g. "2025-01-01 to 2025-03-31".
+func (h Hold) span() string {
+	from, to := "the first", "the last"
+	if !h.From.IsZero() {
+		from = h.From.UTC().Format(dayLayout)
+	}
+	if !h.To.IsZero() {
+		to = h.To.UTC().Format(dayLayout)
+	}
+	if h.From.IsZero() && h.To.IsZero() {
+		return "all"
+	}
+	return from + " to " + to
+}
+
+func (h Hold) validate() error {
+	switch {
+	case strings.TrimSpace(h.ID) == "":
+		return errors.New("hold needs an id")
+	case strings.TrimSpace(h.Reason) == "":
+		return fmt.Errorf("hold %s needs a reason", h.ID)
+	case !h.From.IsZero() && !h.To.IsZero() && h.To.Before(h.From):
+		return fmt.Errorf("hold %s: to %s is before from %s", h.ID,
+			h.To.Format(dayLayout), h.From.Format(dayLayout))
+	}
+	return nil
+}
+
+// HoldStore keeps the holds in StateDir/holds.json, rewritten atomically
+// on each change. It is safe for concurrent use within one process; the
+// usage-log lock (Open) keeps other processes out while changing.
+type HoldStore struct {
+	path string
+	now  func() time.Time
+	mu   sync.Mutex
+}
+
+// NewHoldStore returns the holds of stateDir; now stamps CreatedAt (nil
+// means time.Now).
+func NewHoldStore(stateDir string, now func() time.Time) *HoldStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &HoldStore{path: filepath.Join(stateDir, HoldsFile), now: now}
+}
+
+type holdsDoc struct {
+	Holds []Hold `json:"holds"`
+}
+
+// List returns the holds ordered by id. No file means no holds; an
+// unreadable file is an error, so that prune never deletes on a guess.
+func (s *HoldStore) List() ([]Hold, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listUnsynced()
+}
+
+func (s *HoldStore) listUnsynced() ([]Hold, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read holds: %w", err)
+	}
+	var doc holdsDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("read holds %s: %w", s.path, err)
+	}
+	sort.Slice(doc.Holds, func(i, j int) bool { return doc.Holds[i].ID < doc.Holds[j].ID })
+	return doc.Holds, nil
+}
+
+func (s *HoldStore) saveUnsynced(holds []Hold) error {
+	b, err := json.MarshalIndent(holdsDoc{Holds: holds}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write holds: %w", err)
+	}
+	return WriteFileAtomic(s.path, append(b, '\n'), 0o640)
+}
+
+// Add saves h, stamping CreatedAt when zero, and returns it as saved. An
+// id in use is ErrHoldExists.
+func (s *HoldStore) Add(h Hold) (Hold, error) {
+	if err := h.validate(); err != nil {
+		return h, err
+	}
+	if h.CreatedAt.IsZero() {
+		h.CreatedAt = s.now().UTC()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	holds, err := s.listUnsynced()
+	if err != nil {
+		return h, err
+	}
+	for _, old := range holds {
+		if old.ID == h.ID {
+			return h, fmt.Errorf("add hold %s: %w", h.ID, ErrHoldExists)
+		}
+	}
+	return h, s.saveUnsynced(append(holds, h))
+}
+
+// Release deletes the hold id and returns it. An unknown id is
+// ErrHoldUnknown.
+func (s *HoldStore) Release(id string) (Hold, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	holds, err := s.listUnsynced()
+	if err != nil {
+		return Hold{}, err
+	}
+	for i, h := range holds {
+		if h.ID == id {
+			return h, s.saveUnsynced(append(holds[:i:i], holds[i+1:]...))
+		}
+	}
+	return Hold{}, fmt.Errorf("release hold %s: %w", id, ErrHoldUnknown)
+}
+
+// held returns the first hold that covers t's day.
+func held(holds []Hold, t time.Time) (Hold, bool) {
+	for _, h := range holds {
+		if h.Covers(t) {
+			return h, true
+		}
+	}
+	return Hold{}, false
+}

@@ -1,0 +1,633 @@
+package logs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// ErrClosed is returned by Log and Flush after Close.
+var ErrClosed = errors.New("usage log writer closed")
+
+// ErrLocked is returned by Open when another process has the log open.
+var ErrLocked = errors.New("usage log is open in another process")
+
+// Options configure a Writer.
+type Options struct {
+	// Dir holds the day files; it is created (0750) when missing.
+	Dir string
+	// StateDir (the gateway's data_dir) holds the checkpoint, the prune
+	// anchors, the holds and the lock; it is created when missing.
+	StateDir string
+	// Observer is observer.name for records that leave it empty.
+	Observer string
+	// HMACKey keys the chain (HMAC-SHA-256); nil means plain SHA-256.
+	HMACKey []byte
+	// QueueSize bounds the records waiting to be written; 0 means 65536.
+	QueueSize int
+	// Now is the clock for @timestamp, day files and the head log; nil
+	// means time.Now.
+	Now func() time.Time
+	// Logger receives operational messages; the zero Logger discards them.
+	Logger zerolog.Logger
+	// Registerer takes the writer's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// AcceptTamperedTail lets Open go on when the files do not match the
+	// checkpoint (fewer records, another chain value, a missing file); a
+	// repair record then says what was found. When false, Open fails.
+	AcceptTamperedTail bool
+	// HeadEvery is how many records pass between two log lines of the
+	// chain head; 0 means 100000.
+	HeadEvery int64
+	// HeadInterval is the longest time between two such lines while
+	// records come in; 0 means 5 minutes.
+	HeadInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 65536
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.HeadEvery <= 0 {
+		o.HeadEvery = 100000
+	}
+	if o.HeadInterval <= 0 {
+		o.HeadInterval = 5 * time.Minute
+	}
+	return o
+}
+
+// Writer is the durable usage-log writer: callers queue records, one
+// goroutine appends them in batches to the day's file with one fsync per
+// batch (group commit), chains them and checkpoints the chain head. It
+// never drops a record: a full queue makes Log wait, a failed write keeps
+// the batch and retries it. It implements Sink.
+type Writer struct {
+	o      Options
+	q      chan item
+	nudge  chan struct{}
+	done   chan struct{}
+	mu     sync.RWMutex // held for reading while sending on q
+	closed bool
+	health atomic.Pointer[error]
+	m      *metrics
+	lock   *os.File
+	st     state // owned by the writer goroutine once it runs
+	err    error // set by the writer goroutine before done closes
+}
+
+// item is a record or, when r is nil, a Flush waiting for what is before
+// it.
+type item struct {
+	r    *Record
+	done chan error
+}
+
+// state is where the writer appends; only its goroutine touches it.
+type state struct {
+	chain   *chain
+	file    *os.File
+	day     int   // yyyymmdd of the current day file, 0 before the first
+	size    int64 // bytes of the day file known written and fsynced
+	lines   int64 // lines of the day file known written and fsynced
+	records int64 // records since genesis, as far as the writer knows
+	buf     []byte
+	pending []item
+	ckptDue bool // records committed since the last checkpoint
+	head    headLog
+	backoff time.Duration
+}
+
+// Open recovers the log in o.Dir (see recoverLog), starts the writer
+// goroutine and writes a repair record for anything it had to repair.
+func Open(o Options) (*Writer, error) {
+	o = o.withDefaults()
+	for _, d := range []string{o.Dir, o.StateDir} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("open usage log: %w", err)
+		}
+	}
+	lock, err := lockDir(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{o: o, q: make(chan item, o.QueueSize), nudge: make(chan struct{}, 1),
+		done: make(chan struct{}), lock: lock}
+	if w.m, err = newMetrics(o.Registerer, func() float64 { return float64(len(w.q)) }); err != nil {
+		_ = lock.Close()
+		return nil, err
+	}
+	rec, err := recoverLog(o)
+	if err != nil {
+		w.m.unregister()
+		_ = lock.Close()
+		return nil, err
+	}
+	w.st = state{chain: newChain(o.HMACKey, rec.head), day: rec.day, size: rec.size,
+		lines: rec.lines, records: rec.records, head: headLog{every: o.HeadEvery,
+			interval: o.HeadInterval, at: o.Now(), records: rec.records}}
+	go w.run()
+	if err := w.logRepairs(rec.repairs); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("open usage log: write repair record: %w", err)
+	}
+	return w, nil
+}
+
+func (w *Writer) logRepairs(msgs []repair) error {
+	for _, m := range msgs {
+		w.o.Logger.Error().Str(fieldFile, m.file).Msg(m.msg)
+		r := &Record{Action: ActionRepair, Outcome: OutcomeSuccess, Message: m.msg, Target: "file:" + m.file}
+		if err := w.Log(r); err != nil {
+			return err
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return w.Flush()
+}
+
+// lockDir takes an exclusive lock on dir/logs.lock for the life of the
+// writer, so that two processes never append to one chain.
+func lockDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, "logs.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open usage log: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("open usage log %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("open usage log: lock %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Log queues r. It sets r.Time to now when zero, waits while the queue is
+// full, and returns an error without keeping r when the writer is closed
+// or cannot write (Healthy's error).
+func (w *Writer) Log(r *Record) error {
+	if r.Time.IsZero() {
+		r.Time = w.o.Now()
+	}
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrClosed
+	}
+	if err := w.Healthy(); err != nil {
+		w.poke()
+		return err
+	}
+	w.q <- item{r: r}
+	return nil
+}
+
+// poke asks the writer goroutine to retry a failed batch now.
+func (w *Writer) poke() {
+	select {
+	case w.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Flush waits until every record whose Log returned before the call is
+// written and fsynced. It returns the write error when that failed; the
+// records are then still queued for a retry.
+func (w *Writer) Flush() error {
+	done := make(chan error, 1)
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	w.q <- item{done: done}
+	w.mu.RUnlock()
+	return <-done
+}
+
+// Healthy returns nil when records can be written, or why they cannot.
+func (w *Writer) Healthy() error {
+	if p := w.health.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close writes everything queued, fsyncs, checkpoints and releases the
+// log. It returns an error when records could not be written.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.closed = true
+	w.mu.Unlock()
+	close(w.q)
+	<-w.done
+	closed := ErrClosed
+	w.health.Store(&closed)
+	w.m.unregister()
+	if err := w.lock.Close(); err != nil && w.err == nil {
+		w.err = fmt.Errorf("close usage log: %w", err)
+	}
+	return w.err
+}
+
+// run is the writer goroutine.
+func (w *Writer) run() {
+	defer close(w.done)
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	for open := true; open; {
+		open = w.collect(retry)
+		w.commit(retry)
+	}
+	w.err = w.finish()
+}
+
+// collect gathers the next batch into st.pending: it waits for one item
+// (or, after a failure, for a retry signal) then takes whatever else is
+// queued. It reports false once the queue is closed and empty.
+func (w *Writer) collect(retry *time.Timer) bool {
+	st := &w.st
+	if len(st.pending) == 0 && !st.ckptDue && w.Healthy() == nil {
+		it, ok := <-w.q
+		if !ok {
+			return false
+		}
+		st.pending = append(st.pending, it)
+		return w.drain()
+	}
+	q := w.q
+	if len(st.pending) >= 2*w.o.QueueSize {
+		q = nil // enough in memory: let Log wait
+	}
+	select {
+	case it, ok := <-q:
+		if !ok {
+			return false
+		}
+		st.pending = append(st.pending, it)
+	case <-w.nudge:
+	case <-retry.C:
+	}
+	return w.drain()
+}
+
+// drain moves queued items into st.pending without waiting.
+func (w *Writer) drain() bool {
+	st := &w.st
+	for len(st.pending) < 2*w.o.QueueSize {
+		select {
+		case it, ok := <-w.q:
+			if !ok {
+				return false
+			}
+			st.pending = append(st.pending, it)
+		default:
+			return true
+		}
+	}
+	return true
+}
+
+// commit writes st.pending, checkpoints and answers the Flush calls in
+// it. On failure the records not written stay in st.pending and retry is
+// armed.
+func (w *Writer) commit(retry *time.Timer) {
+	n, err := w.writePending()
+	var cerr error
+	if w.st.ckptDue {
+		cerr = w.checkpoint()
+	}
+	if first := errors.Join(err, cerr); first != nil {
+		w.fail(first, retry)
+	} else {
+		w.recovered(retry)
+	}
+	w.answer(n, cerr, err) // after the health, so Flush callers see it
+}
+
+// answer tells the Flush calls among the first n pending items, whose
+// records are written, the checkpoint's error (nil when it is saved), and
+// those after the write error; it keeps only the records not written.
+func (w *Writer) answer(n int, done, failed error) {
+	st := &w.st
+	for _, it := range st.pending[:n] {
+		if it.r == nil {
+			it.done <- done
+		}
+	}
+	kept := st.pending[:0]
+	for _, it := range st.pending[n:] {
+		if it.r == nil {
+			it.done <- failed
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(st.pending[len(kept):])
+	st.pending = kept
+}
+
+func (w *Writer) fail(err error, retry *time.Timer) {
+	w.m.failures.Inc()
+	w.m.healthy.Set(0)
+	st := &w.st
+	if w.Healthy() == nil {
+		w.o.Logger.Error().Err(err).Int(fieldPending, len(st.pending)).
+			Msg("usage log cannot be written; blocking social traffic")
+	}
+	werr := fmt.Errorf("usage log unavailable: %w", err)
+	w.health.Store(&werr)
+	st.backoff = min(max(2*st.backoff, 50*time.Millisecond), 5*time.Second)
+	retry.Reset(st.backoff)
+}
+
+func (w *Writer) recovered(retry *time.Timer) {
+	if w.Healthy() != nil {
+		w.o.Logger.Info().Msg("usage log writable again")
+		w.health.Store(nil)
+		w.m.healthy.Set(1)
+		retry.Stop()
+	}
+	w.st.backoff = 0
+}
+
+// writePending writes the pending records, one segment per day file, and
+// returns how many pending items are done.
+func (w *Writer) writePending() (int, error) {
+	p := w.st.pending
+	for i := 0; i < len(p); {
+		day, j := w.segment(p[i:])
+		j += i
+		if err := w.writeSegment(p[i:j], day); err != nil {
+			return i, err
+		}
+		i = j
+	}
+	return len(p), nil
+}
+
+// segment returns the day file for the first record of p and the length
+// of the run of items that go there. Days never go back: a record stamped
+// before the current day goes in the current file.
+func (w *Writer) segment(p []item) (day, n int) {
+	for ; n < len(p); n++ {
+		if p[n].r == nil {
+			continue
+		}
+		d := max(w.st.day, dayOf(p[n].r.Time))
+		if day == 0 {
+			day = d
+		} else if d > day {
+			return day, n
+		}
+	}
+	if day == 0 {
+		day = w.st.day
+	}
+	return day, n
+}
+
+// writeSegment appends the records of p to the file of day and fsyncs it.
+// On failure the chain and the file are rolled back to before p.
+func (w *Writer) writeSegment(p []item, day int) error {
+	st := &w.st
+	buf, count := st.buf[:0], int64(0)
+	saved := st.chain.head
+	for _, it := range p {
+		if it.r == nil {
+			continue
+		}
+		if it.r.Observer == "" {
+			it.r.Observer = w.o.Observer
+		}
+		start := len(buf)
+		buf = AppendRecord(buf, it.r)
+		buf = appendChain(buf, st.chain.next(buf[start:]))
+		count++
+	}
+	st.buf = buf
+	if count == 0 {
+		return nil
+	}
+	if err := w.ensureFile(day); err != nil {
+		st.chain.head = saved
+		return err
+	}
+	if err := w.writeSync(buf); err != nil {
+		st.chain.head = saved
+		w.rollback()
+		return err
+	}
+	st.size += int64(len(buf))
+	st.lines += count
+	st.records += count
+	st.ckptDue = true
+	w.m.records.Add(float64(count))
+	return nil
+}
+
+func (w *Writer) writeSync(buf []byte) error {
+	start := time.Now()
+	if _, err := w.st.file.Write(buf); err != nil {
+		return fmt.Errorf("write %s: %w", w.st.file.Name(), err)
+	}
+	if err := w.st.file.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", w.st.file.Name(), err)
+	}
+	w.m.fsync.Observe(time.Since(start).Seconds())
+	w.m.batches.Inc()
+	return nil
+}
+
+// rollback cuts what a failed batch may have left in the file; when it
+// cannot, the file is closed and ensureFile cuts it when it reopens it.
+func (w *Writer) rollback() {
+	st := &w.st
+	if st.file.Truncate(st.size) == nil {
+		return
+	}
+	_ = st.file.Close()
+	st.file = nil
+}
+
+// ensureFile makes st.file the open day file of day, rolling over from the
+// previous day or reopening the file after a failure.
+func (w *Writer) ensureFile(day int) error {
+	st := &w.st
+	if st.file != nil && st.day == day {
+		return nil
+	}
+	if st.file != nil {
+		_ = st.file.Close() // fsynced after its last batch
+		st.file = nil
+	}
+	path := filepath.Join(w.o.Dir, dayFileName(day))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("open day file: %w", err)
+	}
+	if err := w.adopt(f, day); err != nil {
+		_ = f.Close()
+		return err
+	}
+	st.file = f
+	return nil
+}
+
+// adopt checks the size of a freshly opened day file against what the
+// writer knows of it and records it as the current file.
+func (w *Writer) adopt(f *os.File, day int) error {
+	st := &w.st
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", f.Name(), err)
+	}
+	if st.day != day { // a new day: make its directory entry durable
+		if err := syncDir(w.o.Dir); err != nil {
+			return err
+		}
+		sc, err := scanFile(f.Name(), 0)
+		if err != nil {
+			return err
+		}
+		st.day, st.size, st.lines = day, sc.size, sc.lines
+		return nil
+	}
+	switch {
+	case fi.Size() < st.size:
+		return fmt.Errorf("%s shrank from %d to %d bytes while open: an operator must check it",
+			f.Name(), st.size, fi.Size())
+	case fi.Size() > st.size:
+		if err := f.Truncate(st.size); err != nil {
+			return fmt.Errorf("cut failed batch from %s: %w", f.Name(), err)
+		}
+	}
+	return nil
+}
+
+// checkpoint saves the chain head after a batch and copies it to the
+// operational log when due.
+func (w *Writer) checkpoint() error {
+	st := &w.st
+	if st.day == 0 {
+		return nil
+	}
+	c := &Checkpoint{File: dayFileName(st.day), Lines: st.lines, Records: st.records,
+		Head: st.chain.head.String(), Time: w.o.Now().UTC()}
+	if err := writeCheckpoint(w.o.StateDir, c); err != nil {
+		return err
+	}
+	st.ckptDue = false
+	if st.head.due(c.Time, st.records) {
+		logHead(w.o.Logger, c)
+	}
+	return nil
+}
+
+// finish writes what is left after the queue closed, retrying a failing
+// write a few times, and closes the day file.
+func (w *Writer) finish() error {
+	st := &w.st
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	for i := 0; i < 3 && (len(st.pending) > 0 || st.ckptDue); i++ {
+		if i > 0 {
+			<-retry.C
+		}
+		w.commit(retry)
+	}
+	retry.Stop()
+	var err error
+	if st.file != nil {
+		err = st.file.Close()
+	}
+	if len(st.pending) > 0 || st.ckptDue {
+		return fmt.Errorf("close usage log: %d records not written: %w", len(st.pending), w.Healthy())
+	}
+	if err != nil {
+		return fmt.Errorf("close usage log: %w", err)
+	}
+	if st.day != 0 {
+		logHead(w.o.Logger, &Checkpoint{File: dayFileName(st.day), Lines: st.lines,
+			Records: st.records, Head: st.chain.head.String()})
+	}
+	return nil
+}
+
+const dayLayout = "2006-01-02"
+
+// DayFile is one daily usage-log file.
+type DayFile struct {
+	Name string    // usage-YYYY-MM-DD.jsonl
+	Path string    // Dir joined with Name
+	Day  time.Time // midnight UTC of the day
+}
+
+// DayFileName returns the name of the file of the UTC day of t.
+func DayFileName(t time.Time) string { return dayFileName(dayOf(t)) }
+
+// dayOf returns t's UTC date as yyyymmdd.
+func dayOf(t time.Time) int {
+	y, m, d := t.UTC().Date()
+	return y*10000 + int(m)*100 + d
+}
+
+func dayFileName(day int) string {
+	return fmt.Sprintf("usage-%04d-%02d-%02d.jsonl", day/10000, day/100%100, day%100)
+}
+
+func dayTime(day int) time.Time {
+	return time.Date(day/10000, time.Month(day/100%100), day%100, 0, 0, 0, 0, time.UTC)
+}
+
+// parseDayFileName returns the day of a day file name.
+func parseDayFileName(name string) (time.Time, bool) {
+	const prefix, suffix = "usage-", ".jsonl"
+	if len(name) != len(prefix)+len(dayLayout)+len(suffix) ||
+		name[:len(prefix)] != prefix || name[len(name)-len(suffix):] != suffix {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(dayLayout, name[len(prefix):len(prefix)+len(dayLayout)])
+	return t, err == nil
+}
+
+// DayFiles lists the day files in dir, oldest first. A missing dir has
+// none.
+func DayFiles(dir string) ([]DayFile, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list day files: %w", err)
+	}
+	var files []DayFile
+	for _, e := range ents {
+		if t, ok := parseDayFileName(e.Name()); ok && e.Type().IsRegular() {
+			files = append(files, DayFile{Name: e.Name(), Path: filepath.Join(dir, e.Name()), Day: t})
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Day.Before(files[j].Day) })
+	return files, nil
+}
