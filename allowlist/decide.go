@@ -15,19 +15,11 @@ func (s *Snapshot) Decide(r *Request) Decision {
 		return d
 	}
 	d.Host = host
-	var e *domainEntry
-	var single [1]*platformInfo
 	if ip.IsValid() {
-		p := s.platforms[r.AddrPlatform]
-		if p == nil {
-			p = s.asns[r.ASN]
-		}
-		if p == nil {
-			return allow(d, ReasonAllowedNotSocial)
-		}
-		single[0] = p
-		e = &domainEntry{platforms: single[:]}
-	} else if e = s.lookup(host); e == nil {
+		return s.decideAddr(r, d)
+	}
+	e := s.lookup(host)
+	if e == nil {
 		return allow(d, ReasonAllowedNotSocial)
 	}
 	d.Social = true
@@ -35,8 +27,23 @@ func (s *Snapshot) Decide(r *Request) Decision {
 		return block(d, ReasonBypass)
 	}
 	d.Platform = e.platforms[0].id
-	d = s.decideSocial(r, e, d)
-	if ip.IsValid() && !d.Allow && d.Reason == ReasonNoGrant {
+	return s.decideSocial(r, e, d)
+}
+
+// decideAddr decides a request to an IP literal: as the platform the front
+// door matched it to (recently resolved addresses, ASN), with
+// blocked-bypass instead of blocked-no-grant.
+func (s *Snapshot) decideAddr(r *Request, d Decision) Decision {
+	p := s.platforms[r.AddrPlatform]
+	if p == nil {
+		p = s.asns[r.ASN]
+	}
+	if p == nil {
+		return allow(d, ReasonAllowedNotSocial)
+	}
+	d.Social, d.Platform = true, p.id
+	d = s.decideSocial(r, &domainEntry{platforms: []*platformInfo{p}}, d)
+	if !d.Allow && d.Reason == ReasonNoGrant {
 		d.Reason = ReasonBypass
 	}
 	return d

@@ -3,6 +3,7 @@ package allowlist
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // lineIndex maps TOML key paths to the line that defines them, so that
@@ -11,6 +12,22 @@ import (
 // "table.key" for tables and "array#i.key" for the i-th (0-based) entry of
 // an array of tables; "array#i" is the entry's header line.
 type lineIndex map[string]int
+
+// lazyLines indexes a file's lines on first use: only problems need them,
+// and a large directory loads faster without.
+type lazyLines struct {
+	src  []byte
+	once sync.Once
+	idx  lineIndex
+}
+
+func (l *lazyLines) get() lineIndex {
+	if l == nil {
+		return nil
+	}
+	l.once.Do(func() { l.idx = indexLines(string(l.src)) })
+	return l.idx
+}
 
 func indexLines(src string) lineIndex {
 	idx := lineIndex{}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -16,26 +17,43 @@ import (
 // decodeFile decodes the TOML text src of file into v and returns the line
 // index of the text, or the problems: a syntax or type error (the first the
 // parser meets, with its line) or every unknown key.
-func decodeFile(file string, src []byte, v any) (lineIndex, Problems) {
+func decodeFile(file string, src []byte, v any) (*lazyLines, Problems) {
 	var probs Problems
+	if len(src) >= parallelThreshold {
+		probs = decodeChunks(file, src, v, runtime.GOMAXPROCS(0))
+	} else {
+		probs = decodeOne(file, src, v)
+	}
+	lines := &lazyLines{src: src}
+	for _, p := range probs {
+		if p.Line == 0 && p.Key != "" {
+			p.Line = lines.get().line(p.Key)
+		}
+	}
+	for _, p := range probs {
+		if !p.unknownKey {
+			return nil, probs // a syntax or type error: nothing to validate
+		}
+	}
+	return lines, probs
+}
+
+// decodeOne decodes one TOML text into v. Unknown keys come back as
+// problems without line (decodeFile finds it); a parse error has its line.
+func decodeOne(file string, src []byte, v any) Problems {
 	md, err := toml.Decode(string(src), v)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			p := &Problem{File: file, Line: pe.Position.Line, Msg: pe.Message}
-			if pe.LastKey != "" {
-				p.Key = pe.LastKey
-			}
-			return nil, Problems{p}
+			return Problems{{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
 		}
-		return nil, Problems{{File: file, Msg: err.Error()}}
+		return Problems{{File: file, Msg: err.Error()}}
 	}
-	lines := indexLines(string(src))
-	r := report{file: file, lines: lines, probs: &probs}
+	var probs Problems
 	for _, k := range md.Undecoded() {
-		r.top(k.String(), "unknown key %q", k.String())
+		probs = append(probs, &Problem{File: file, Key: k.String(), Msg: fmt.Sprintf("unknown key %q", k.String()), unknownKey: true})
 	}
-	return lines, probs
+	return probs
 }
 
 // readFile reads path for file decoding, as a problem naming the file.

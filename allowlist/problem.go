@@ -14,6 +14,8 @@ type Problem struct {
 	Entry string // e.g. `role "dcf-communications"`; "" for top-level keys
 	Key   string // key path within the entry or file, e.g. "schedule"
 	Msg   string
+
+	unknownKey bool // decoding went on past it: the file can be validated
 }
 
 // Error formats the problem as file:line: entry: key: message.
@@ -64,13 +66,13 @@ func AsProblems(err error) Problems {
 // report collects problems for one file.
 type report struct {
 	file  string
-	lines lineIndex
+	lines *lazyLines
 	probs *Problems
 }
 
 // top reports a problem with a key outside any list entry.
 func (r report) top(key, format string, args ...any) {
-	*r.probs = append(*r.probs, &Problem{File: r.file, Line: r.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
+	*r.probs = append(*r.probs, &Problem{File: r.file, Line: r.lines.get().line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 
 // entry reports a problem with key of the i-th entry of table, which has id.
@@ -80,7 +82,7 @@ func (r report) entry(table string, i int, id, key, format string, args ...any) 
 		e = fmt.Sprintf("%s #%d", table, i+1)
 	}
 	*r.probs = append(*r.probs, &Problem{
-		File: r.file, Line: r.lines.entryLine(table, i, key), Entry: e, Key: key,
+		File: r.file, Line: r.lines.get().entryLine(table, i, key), Entry: e, Key: key,
 		Msg: fmt.Sprintf(format, args...),
 	})
 }

@@ -115,7 +115,7 @@ func checkIDs(r report, table string, ids []string) map[string]bool {
 			r.entry(table, i, id, "id", "must be 1 to 64 letters, digits, '.', '_' or '-'")
 		}
 		if j, dup := first[id]; dup {
-			r.entry(table, i, id, "id", "duplicate id: also used by the entry at line %d", r.lines.entryLine(table, j, "id"))
+			r.entry(table, i, id, "id", "duplicate id: also used by the entry at line %d", r.lines.get().entryLine(table, j, "id"))
 			continue
 		}
 		first[id] = i
