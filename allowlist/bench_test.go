@@ -67,7 +67,9 @@ func writeGeneratedPolicy(tb testing.TB, dir string) string {
 	return filepath.Join(dir, "smgate.toml")
 }
 
-func genUserIP(u int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(u >> 16), byte(u >> 8), byte(u)}) }
+func genUserIP(u int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(u >> 16), byte(u >> 8), byte(u)})
+}
 
 func BenchmarkDecide(b *testing.B) {
 	l, err := LoadAt(writeGeneratedPolicy(b, b.TempDir()), monday10)
