@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -60,9 +61,22 @@ func decodeOne(file string, src []byte, v any) Problems {
 func readFile(path string) ([]byte, *Problem) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &Problem{File: path, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}
+		return nil, &Problem{File: displayPath(path), Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}
 	}
 	return b, nil
+}
+
+// displayPath returns path relative to the working directory when it lies
+// below it, as an operator would type it, else path.
+func displayPath(path string) string {
+	wd, err := os.Getwd()
+	if err != nil || !filepath.IsAbs(path) {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 // Defaults applied by LoadConfig.

@@ -38,7 +38,7 @@ func loadPolicy(cfg *Config, now time.Time) (*Policy, Problems, Problems) {
 	var probs Problems
 	var srcs [3]source
 	for i, path := range []string{cfg.Policy.Platforms, cfg.Policy.Registry, cfg.Policy.Directory} {
-		srcs[i] = source{name: path}
+		srcs[i] = source{name: displayPath(path)}
 		if i == 0 && path == "" {
 			srcs[i] = source{name: builtinCatalogueName, text: configs.Platforms}
 			continue

@@ -26,6 +26,7 @@ type gateway struct {
 	reg    prometheus.Registerer
 	addrs  *addrmem.Memory
 	self   []netip.AddrPort
+	writer *logs.Writer // the sink, for prune and flush; nil in tests of one front door
 }
 
 // frontDoor is a started listener service.

@@ -1,3 +1,303 @@
 package main
 
-func runServe(e *env, args []string) int { return notYet(e, "runServe") }
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/internal/addrmem"
+	"github.com/smgate/smgate/logs"
+)
+
+// shutdownGrace bounds how long serve drains connections on SIGTERM.
+const shutdownGrace = 15 * time.Second
+
+func runServe(e *env, args []string) int {
+	fs := newFlags(e, "serve", "[--config F] [--log-level L]")
+	cfgPath := fs.String("config", defaultConfig, "gateway configuration `file`")
+	level := fs.String("log-level", "info", "operational log level: debug, info, warn, error")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	lvl, err := zerolog.ParseLevel(*level)
+	if err != nil || *level == "" {
+		fmt.Fprintf(e.stderr, "smgate serve: invalid --log-level %q (want debug, info, warn or error)\n", *level)
+		return 2
+	}
+	log := zerolog.New(e.stderr).Level(lvl).With().Timestamp().Logger()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, *cfgPath, log, nil); err != nil {
+		printLoadError(e, "serve", err)
+		return 1
+	}
+	return 0
+}
+
+// printLoadError prints err, one problem a line when it lists problems.
+func printLoadError(e *env, cmd string, err error) {
+	if ps := allowlist.AsProblems(err); len(ps) > 0 {
+		for _, p := range ps {
+			fmt.Fprintf(e.stderr, "%s\n", p)
+		}
+		fmt.Fprintf(e.stderr, "smgate %s: %d problem(s); nothing was started\n", cmd, len(ps))
+		return
+	}
+	fmt.Fprintf(e.stderr, "smgate %s: %v\n", cmd, err)
+}
+
+// serve runs the gateway until ctx ends. ready, when not nil, receives the
+// gateway once every listener serves (tests use it).
+func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<- *gateway) error {
+	engine, err := allowlist.NewEngine(cfgPath, allowlist.EngineOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	cfg := engine.Config()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	w, err := openUsageLog(cfg, log, reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := w.Close(); err != nil {
+			log.Error().Err(err).Msg("closing the usage log")
+		}
+	}()
+	ls, err := bindListeners(cfg)
+	if err != nil {
+		return err
+	}
+	defer ls.closeAll()
+	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w}
+	doors, err := startFrontDoors(g, ls)
+	defer shutdownAll(doors, log)
+	if err != nil {
+		return err
+	}
+	log.Info().Str("config", cfgPath).Str("mode", string(cfg.Gateway.Mode)).Strs("listen", addrStrings(g.self)).Msg("gateway serving")
+	notifySystemd("READY=1")
+	if ready != nil {
+		ready <- g
+	}
+	loop(ctx, g)
+	notifySystemd("STOPPING=1")
+	log.Info().Msg("shutting down")
+	return nil
+}
+
+func startFrontDoors(g *gateway, ls *listeners) ([]frontDoor, error) {
+	var doors []frontDoor
+	for _, start := range []func(*gateway, *listeners) (frontDoor, error){startProxy, startDNS, startAdmin} {
+		d, err := start(g, ls)
+		if err != nil {
+			return doors, err
+		}
+		if d != nil {
+			doors = append(doors, d)
+		}
+	}
+	return doors, nil
+}
+
+func shutdownAll(doors []frontDoor, log zerolog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	for _, d := range doors {
+		if err := d.Shutdown(ctx); err != nil {
+			log.Warn().Err(err).Msg("shutdown did not drain every connection")
+		}
+	}
+}
+
+// loop handles SIGHUP (reload) and the daily prune until ctx ends.
+func loop(ctx context.Context, g *gateway) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	prune := time.NewTicker(24 * time.Hour)
+	defer prune.Stop()
+	dailyPrune(g)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_, _ = reload(g, "SIGHUP")
+		case <-prune.C:
+			dailyPrune(g)
+		}
+	}
+}
+
+// dailyPrune deletes day files past logs.retention_days that no hold
+// keeps; logs.Prune records what it deleted.
+func dailyPrune(g *gateway) {
+	cfg := g.engine.Config()
+	key, err := readHMACKey(cfg.Logs.HMACKeyFile)
+	if err == nil {
+		var res logs.PruneResult
+		res, err = logs.Prune(logs.PruneOptions{Dir: cfg.Logs.Dir, StateDir: g.cfg.Gateway.DataDir, HMACKey: key,
+			RetentionDays: cfg.Logs.RetentionDays, Writer: g.writer, By: "smgate serve"})
+		if err == nil && len(res.Deleted) > 0 {
+			g.log.Info().Strs("deleted", res.Deleted).Int("held", len(res.Held)).Msg("usage log pruned")
+		}
+	}
+	if err != nil {
+		g.log.Error().Err(err).Msg("daily prune failed; no day file was deleted")
+	}
+}
+
+// reload reloads the policy and records the attempt in the usage log.
+func reload(g *gateway, by string) (*allowlist.Loaded, error) {
+	l, err := g.engine.Reload()
+	r := &logs.Record{Action: logs.ActionReload, Outcome: logs.OutcomeSuccess, By: by,
+		Message: fmt.Sprintf("policy generation %d", g.engine.Snapshot().Gen())}
+	if err != nil {
+		r.Outcome = logs.OutcomeFailure
+		r.Message = "reload failed, last good policy kept: " + strings.ReplaceAll(err.Error(), "\n", "; ")
+	}
+	if lerr := g.sink.Log(r); lerr != nil {
+		g.log.Error().Err(lerr).Msg("cannot record the reload in the usage log")
+	}
+	return l, err
+}
+
+// openUsageLog opens the durable usage-log writer of cfg.
+func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Registerer) (*logs.Writer, error) {
+	key, err := readHMACKey(cfg.Logs.HMACKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return logs.Open(logs.Options{
+		Dir: cfg.Logs.Dir, StateDir: cfg.Gateway.DataDir, Observer: cfg.Gateway.Name,
+		HMACKey: key, QueueSize: cfg.Logs.QueueSize, Logger: log, Registerer: reg,
+	})
+}
+
+// readHMACKey reads logs.hmac_key_file; "" means no key.
+func readHMACKey(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("logs.hmac_key_file: %w", err)
+	}
+	key := []byte(strings.TrimSpace(string(b)))
+	if len(key) == 0 {
+		return nil, fmt.Errorf("logs.hmac_key_file %s is empty", path)
+	}
+	return key, nil
+}
+
+// bindListeners opens every socket the config names.
+func bindListeners(cfg *allowlist.Config) (ls *listeners, err error) {
+	ls = &listeners{}
+	defer func() {
+		if err != nil {
+			ls.closeAll()
+		}
+	}()
+	tcp := func(key, addr string, dst *net.Listener) error {
+		if addr == "" {
+			return nil
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		*dst = l
+		return nil
+	}
+	if err = tcp("proxy.listen", cfg.Proxy.Listen, &ls.proxy); err != nil {
+		return ls, err
+	}
+	if err = tcp("proxy.transparent_listen", cfg.Proxy.TransparentListen, &ls.transparent); err != nil {
+		return ls, err
+	}
+	if err = tcp("admin.listen", cfg.Admin.Listen, &ls.admin); err != nil {
+		return ls, err
+	}
+	if cfg.DNS.Listen != "" {
+		if ls.dnsUDP, err = net.ListenPacket("udp", cfg.DNS.Listen); err != nil {
+			return ls, fmt.Errorf("dns.listen: %w", err)
+		}
+		// TCP on the port UDP got, so that ":0" gives one port for both.
+		if err = tcp("dns.listen", ls.dnsUDP.LocalAddr().String(), &ls.dnsTCP); err != nil {
+			return ls, err
+		}
+	}
+	return ls, nil
+}
+
+func (ls *listeners) closeAll() {
+	for _, l := range []net.Listener{ls.proxy, ls.transparent, ls.dnsTCP, ls.admin} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if ls.dnsUDP != nil {
+		ls.dnsUDP.Close()
+	}
+}
+
+// addrs returns the addresses of every bound listener.
+func (ls *listeners) addrs() []netip.AddrPort {
+	var out []netip.AddrPort
+	for _, l := range []net.Listener{ls.proxy, ls.transparent, ls.dnsTCP, ls.admin} {
+		if l != nil {
+			out = append(out, addrPortOf(l.Addr()))
+		}
+	}
+	if ls.dnsUDP != nil {
+		out = append(out, addrPortOf(ls.dnsUDP.LocalAddr()))
+	}
+	return out
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func addrStrings(aps []netip.AddrPort) []string {
+	out := make([]string, len(aps))
+	for i, a := range aps {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// notifySystemd sends state to systemd's notify socket when serve runs
+// under Type=notify; it does nothing otherwise.
+func notifySystemd(state string) {
+	sock := os.Getenv("NOTIFY_SOCKET")
+	if sock == "" {
+		return
+	}
+	if strings.HasPrefix(sock, "@") {
+		sock = "\x00" + sock[1:]
+	}
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte(state))
+}
