@@ -1,0 +1,211 @@
+package logs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tenDays writes 2 records on each of ten days from day1 and leaves the
+// clock on the last.
+func tenDays(t *testing.T, l *testLog) {
+	t.Helper()
+	for i := range 10 {
+		l.clock.Set(day1.AddDate(0, 0, i))
+		l.write(t, fmt.Sprintf("d%d", i+1), 2)
+	}
+}
+
+// dayNames returns the day file names of days n of March 2025.
+func dayNames(days ...int) []string {
+	var out []string
+	for _, d := range days {
+		out = append(out, DayFileName(time.Date(2025, 3, d, 0, 0, 0, 0, time.UTC)))
+	}
+	return out
+}
+
+func (l *testLog) prune(t *testing.T, mod func(*PruneOptions)) (PruneResult, error) {
+	t.Helper()
+	w := l.open(t)
+	o := PruneOptions{Dir: l.dir, StateDir: l.state, HMACKey: l.key, RetentionDays: 3,
+		Now: l.clock.Now, Writer: w, By: "ops"}
+	if mod != nil {
+		mod(&o)
+	}
+	res, err := Prune(o)
+	if cerr := w.Close(); cerr != nil {
+		t.Fatal(cerr)
+	}
+	return res, err
+}
+
+func (l *testLog) fileNames(t *testing.T) []string {
+	t.Helper()
+	files, err := DayFiles(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Name)
+	}
+	return out
+}
+
+func TestPruneRespectsHolds(t *testing.T) {
+	tests := []struct {
+		name  string
+		holds []Hold
+		force bool
+		kept  []int // days of March kept, besides 7 to 10
+	}{
+		{"no holds", nil, false, nil},
+		{"date range", []Hold{{ID: "h", Reason: "r", From: mustDate("2025-03-02"), To: mustDate("2025-03-03")}}, false, []int{2, 3}},
+		{"agency only", []Hold{{ID: "h", Reason: "r", Agency: "DCF"}}, false, []int{1, 2, 3, 4, 5, 6}},
+		{"user with end", []Hold{{ID: "h", Reason: "r", User: "jdoe", To: mustDate("2025-03-01")}}, false, []int{1}},
+		{"open ended", []Hold{{ID: "h", Reason: "r", From: mustDate("2025-03-05")}}, false, []int{5, 6}},
+		{"forced", []Hold{{ID: "h", Reason: "r", From: mustDate("2025-03-02"), To: mustDate("2025-03-03")}}, true, []int{2, 3}},
+		{"two holds", []Hold{
+			{ID: "a", Reason: "r", From: mustDate("2025-03-02"), To: mustDate("2025-03-02")},
+			{ID: "b", Reason: "r", User: "x", From: mustDate("2025-03-04"), To: mustDate("2025-03-04")},
+		}, false, []int{2, 4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newTestLog(t)
+			tenDays(t, l)
+			store := NewHoldStore(l.state, l.clock.Now)
+			for _, h := range tt.holds {
+				if _, err := store.Add(h); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := l.prune(t, func(o *PruneOptions) { o.Force = tt.force })
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := dayNames(append(tt.kept, 7, 8, 9, 10)...)
+			if got := l.fileNames(t); strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("kept %v, want %v", got, want)
+			}
+			if len(res.Held) != len(tt.kept) {
+				t.Errorf("held %v, want %v", res.Held, tt.kept)
+			}
+			l.mustVerify(t)
+			checkPruneRecord(t, l, res.Deleted)
+		})
+	}
+}
+
+func checkPruneRecord(t *testing.T, l *testLog, deleted []string) {
+	t.Helper()
+	var msgs []string
+	for _, r := range l.records(t) {
+		if r.Action == ActionPrune {
+			msgs = append(msgs, r.Message)
+		}
+	}
+	if len(deleted) == 0 {
+		if len(msgs) != 0 {
+			t.Errorf("prune records %q, want none", msgs)
+		}
+		return
+	}
+	want := fmt.Sprintf("deleted %d day files older than 3 days: %s", len(deleted), strings.Join(deleted, ", "))
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], want) {
+		t.Errorf("prune records %q, want %q", msgs, want)
+	}
+}
+
+func TestPruneTwice(t *testing.T) {
+	l := newTestLog(t)
+	tenDays(t, l)
+	store := NewHoldStore(l.state, l.clock.Now)
+	if _, err := store.Add(Hold{ID: "h", Reason: "r", From: mustDate("2025-03-02"), To: mustDate("2025-03-03")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.prune(t, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Release("h"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []int{11, 12} {
+		l.clock.Set(time.Date(2025, 3, d, 9, 0, 0, 0, time.UTC))
+		l.write(t, fmt.Sprint(d), 1)
+	}
+	res, err := l.prune(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(res.Deleted, " "), strings.Join(dayNames(2, 3, 7, 8), " "); got != want {
+		t.Errorf("deleted %s, want %s", got, want)
+	}
+	l.mustVerify(t)
+	anchors, err := readAnchors(l.state)
+	if err != nil || len(anchors) != 1 || anchors[0].Day != "2025-03-08" {
+		t.Errorf("anchors %+v, %v; want only 2025-03-08", anchors, err)
+	}
+}
+
+func TestPruneRefusesUnverified(t *testing.T) {
+	l := newTestLog(t)
+	tenDays(t, l)
+	editLines(t, l.path(day1.AddDate(0, 0, 2)), func(s []string) []string {
+		s[1] = strings.Replace(s[1], `"user.name":"u"`, `"user.name":"v"`, 1)
+		return s
+	})
+	_, err := l.prune(t, nil)
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.File != dayNames(3)[0] || ve.Line != 2 {
+		t.Fatalf("Prune: %v, want a verification error at %s line 2", err, dayNames(3)[0])
+	}
+	if n := len(l.fileNames(t)); n != 10 {
+		t.Fatalf("%d files left, want 10", n)
+	}
+	res, err := l.prune(t, func(o *PruneOptions) { o.Force = true })
+	if err != nil || res.Unverified == nil || len(res.Deleted) != 6 {
+		t.Fatalf("forced Prune: %+v, %v", res, err)
+	}
+	l.mustVerify(t) // the altered record went with its day
+}
+
+func TestPruneDryRun(t *testing.T) {
+	l := newTestLog(t)
+	tenDays(t, l)
+	res, err := Prune(PruneOptions{Dir: l.dir, StateDir: l.state, RetentionDays: 3, Now: l.clock.Now, DryRun: true})
+	if err != nil || len(res.Deleted) != 6 {
+		t.Fatalf("dry run: %+v, %v", res, err)
+	}
+	if n := len(l.fileNames(t)); n != 10 {
+		t.Errorf("%d files left, want 10", n)
+	}
+	if _, err := os.Stat(l.state + "/" + AnchorFile); err == nil {
+		t.Error("dry run wrote anchors")
+	}
+}
+
+func TestPruneKeepsNewest(t *testing.T) {
+	l := newTestLog(t)
+	l.write(t, "old", 2)
+	l.clock.Set(day1.AddDate(1, 0, 0))
+	res, err := l.prune(t, nil)
+	if err != nil || len(res.Deleted) != 0 {
+		t.Fatalf("Prune: %+v, %v", res, err)
+	}
+	l.mustVerify(t)
+}
+
+func TestPruneBadOptions(t *testing.T) {
+	l := newTestLog(t)
+	if _, err := Prune(PruneOptions{Dir: l.dir, StateDir: l.state}); err == nil {
+		t.Error("Prune without retention")
+	}
+	if _, err := Prune(PruneOptions{Dir: l.dir, StateDir: l.state, RetentionDays: 1}); err == nil {
+		t.Error("Prune without a writer")
+	}
+}
