@@ -224,6 +224,7 @@ func TestLogsSearchErrors(t *testing.T) {
 		{"negative limit", []string{"--dir", dir, "--limit", "-1"}, 2, []string{"--limit -1"}},
 		{"argument", []string{"--dir", dir, "jsmith"}, 2, []string{`unexpected argument "jsmith"`}},
 		{"missing directory", []string{"--dir", missing}, 1, []string{"read log directory", missing, "no such file or directory"}},
+		{"not a directory", []string{"--dir", filepath.Join(dir, "usage-2026-11-01.jsonl")}, 1, []string{"read log directory", "not a directory"}},
 		{"missing config", []string{"--config", filepath.Join(missing, "smgate.toml")}, 1, []string{"load config (or give the log directory with --dir)", "smgate.toml"}},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smgate/smgate/logs"
+)
+
+// reportPolicy writes a gateway config and a small policy into dir and
+// returns the config's path. Its log directory is dir/var/logs.
+func reportPolicy(t *testing.T, dir string) string {
+	t.Helper()
+	files := map[string]string{
+		"smgate.toml": `[gateway]
+name = "gw-test"
+data_dir = "./var"
+
+[policy]
+registry = "registry.toml"
+directory = "directory.toml"
+`,
+		"registry.toml": `[[account]]
+id = "fb-dcf"
+agency = "DCF"
+platform = "facebook"
+handle = "CTDCF"
+purpose = "Public education"
+approved_by = "Commissioner"
+approved_on = 2026-01-15
+expires_on = 2099-01-15
+status = "active"
+
+[[account]]
+id = "x-dcf"
+agency = "DCF"
+platform = "x"
+handle = "CTDCF"
+purpose = "Announcements"
+approved_by = "Commissioner"
+approved_on = 2025-01-01
+expires_on = 2026-01-01
+status = "active"
+`,
+		"directory.toml": `[[agency]]
+id = "DCF"
+name = "Department of Children and Families"
+
+[[role]]
+id = "dcf-comms"
+agency = "DCF"
+accounts = ["fb-dcf", "x-dcf"]
+
+[[user]]
+id = "jsmith"
+name = "Jane Smith"
+agency = "DCF"
+roles = ["dcf-comms"]
+acknowledged_on = 2026-01-10
+ips = ["10.1.2.3"]
+`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "var", "logs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "smgate.toml")
+}
+
+// reportLog writes decisions of the last two days (relative to now, since
+// --since defaults to 30d back from the real clock) into dir.
+func reportLog(t *testing.T, dir string) {
+	t.Helper()
+	now := time.Now().UTC()
+	writeUsageLog(t, dir,
+		logs.Record{Time: now.Add(-48 * time.Hour), ID: "r1", Observer: "gw-test", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "jsmith", Agency: "DCF", Domain: "www.facebook.com", Platform: "facebook", Account: "fb-dcf"},
+		logs.Record{Time: now.Add(-47 * time.Hour), ID: "r2", Observer: "gw-test", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-no-grant", User: "jsmith", Agency: "DCF", Domain: "www.tiktok.com", Platform: "tiktok"},
+		logs.Record{Time: now.Add(-2 * time.Hour), ID: "r3", Observer: "gw-test", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-approval-expired", User: "jsmith", Agency: "DCF", Domain: "x.com", Platform: "x", Account: "x-dcf"},
+		logs.Record{Time: now.Add(-1 * time.Hour), ID: "r4", Observer: "gw-test", Action: logs.ActionSuspend, Outcome: logs.OutcomeSuccess, By: "admin", Target: "agency:DOT"},
+		// Outside the default 30 days.
+		logs.Record{Time: now.AddDate(0, 0, -40), ID: "old", Observer: "gw-test", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-no-grant", User: "old", Agency: "DOT"},
+	)
+}
+
+func runReportCmd(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(&env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestReportFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := reportPolicy(t, dir)
+	reportLog(t, filepath.Join(dir, "var", "logs"))
+	code, out, errOut := runReportCmd(t, "report", "--config", cfg, "--format", "csv")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range rows[1:] {
+		if r[0] == "account" && r[7] != "" {
+			r[7] = "LAST" // the time of r1, relative to the clock
+		}
+		got[r[0]+" "+r[2]] = strings.Join(r[3:], ",")
+	}
+	for key, want := range map[string]string{
+		"total ":                        "1,2,,,,,,,,",
+		"by_agency DCF":                 "1,2,,,,,,,,",
+		"blocked_user jsmith":           ",,2,,,,,,,",
+		"account fb-dcf":                "1,,,1,LAST,facebook,CTDCF,active,2099-01-15,",
+		"account x-dcf":                 "0,,,0,,x,CTDCF,active,2026-01-01,",
+		"block_reason blocked-no-grant": ",,1,,,,,,,",
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %q, want %q", key, got[key], want)
+		}
+	}
+	if _, ok := got["expiring x-dcf"]; !ok {
+		t.Errorf("the expired approval x-dcf is not listed: %q", rows)
+	}
+}
+
+func TestReportFormats(t *testing.T) {
+	dir := t.TempDir()
+	cfg := reportPolicy(t, dir)
+	logDir := filepath.Join(dir, "var", "logs")
+	reportLog(t, logDir)
+	t.Run("table", func(t *testing.T) {
+		code, out, errOut := runReportCmd(t, "report", "--config", cfg, "--by", "user")
+		if code != 0 || !strings.Contains(out, "Social media usage report by user") || !strings.Contains(out, "USER    ALLOWED  BLOCKED") {
+			t.Errorf("exit %d, stderr %s, table:\n%s", code, errOut, out)
+		}
+	})
+	t.Run("html to file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "report.html")
+		code, out, errOut := runReportCmd(t, "report", "--config", cfg, "--format", "html", "--out", path, "--since", "7d")
+		if code != 0 || out != "" {
+			t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errOut)
+		}
+		page, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(page, []byte("<!DOCTYPE html>")) || !bytes.Contains(page, []byte("gw-test")) || bytes.Contains(page, []byte("<script")) {
+			t.Errorf("page:\n%s", page)
+		}
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".report.html.*")); len(left) > 0 {
+			t.Errorf("temporary files left: %v", left)
+		}
+	})
+	t.Run("dir without config", func(t *testing.T) {
+		code, out, errOut := runReportCmd(t, "report", "--dir", logDir, "--config", filepath.Join(dir, "none.toml"), "--format", "csv")
+		if code != 1 || !strings.Contains(errOut, "load policy") {
+			t.Errorf("explicit --config that fails: exit %d, stderr %q", code, errOut)
+		}
+		e := &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+		f := reportFlags{logFlags: logFlags{config: filepath.Join(dir, "none.toml"), dir: logDir, since: "30d"}, by: "agency", format: "csv"}
+		if err := f.run(e, nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		out = e.stdout.(*bytes.Buffer).String()
+		if !strings.Contains(out, "total,,,1,2") || !strings.Contains(out, "account,,fb-dcf,1,,,1,") || !strings.Contains(out, ",not in registry,") {
+			t.Errorf("report without registry:\n%s", out)
+		}
+		if !strings.Contains(e.stderr.(*bytes.Buffer).String(), "no registry") {
+			t.Errorf("no note that accounts are left out: %q", e.stderr)
+		}
+	})
+}
+
+func TestReportErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfg := reportPolicy(t, dir)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"--group", "x"}, 2, "flag provided but not defined: -group"},
+		{"bad by", []string{"--by", "day"}, 2, `--by "day": want one of agency, platform, user, account`},
+		{"bad format", []string{"--format", "pdf"}, 2, `--format "pdf": want table, csv or html`},
+		{"bad since", []string{"--since", "a month"}, 2, `--since "a month": want a span back from now`},
+		{"argument", []string{"DCF"}, 2, `unexpected argument "DCF"`},
+		{"missing config", []string{"--config", filepath.Join(dir, "nope.toml")}, 1, "load policy (or give the log directory with --dir)"},
+		{"log dir missing", []string{"--config", cfg}, 1, "read log directory"},
+		{"unwritable out", []string{"--config", cfg, "--dir", dir, "--out", filepath.Join(dir, "no", "such", "r.html")}, 1, "write report"},
+	}
+	os.Remove(filepath.Join(dir, "var", "logs"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runReportCmd(t, append([]string{"report"}, tt.args...)...)
+			if code != tt.code || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, errOut, tt.code, tt.want)
+			}
+		})
+	}
+}
