@@ -68,8 +68,8 @@ func parsePolicy(cfg *Config, srcs [3]source, now time.Time) (*Policy, Problems,
 	pf.plat = decodePolicyFile(srcs[0], &pf.Catalogue, &probs)
 	pf.reg = decodePolicyFile(srcs[1], &pf.Registry, &probs)
 	pf.dir = decodePolicyFile(srcs[2], &pf.Directory, &probs)
-	if len(probs) > 0 {
-		return nil, probs, nil
+	if pf.plat.lines == nil || pf.reg.lines == nil || pf.dir.lines == nil {
+		return nil, probs, nil // a syntax or type error: nothing to validate
 	}
 	pf.validate(cfg, DateOf(now.In(cfg.Location())), &warns)
 	probs = append(probs, *pf.plat.probs...)

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(&env{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+// TestCheckShippedConfigs loads every file in configs/ as an operator
+// would: the examples must run as they are.
+func TestCheckShippedConfigs(t *testing.T) {
+	code, out, errs := runCmd(t, "", "check", "--config", "../../configs/smgate.toml")
+	if code != 0 {
+		t.Fatalf("check of the shipped configs: exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{"ok", "2 agencies", "3 roles", "4 users", `account "dcf-x": expires_on`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// copyConfigs copies configs/ into a temporary directory and returns the
+// path of its smgate.toml, after replacing old by new in file.
+func copyConfigs(t *testing.T, file, old, new string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"smgate.toml", "platforms.toml", "registry.toml", "directory.toml"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "configs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == file {
+			if !bytes.Contains(b, []byte(old)) {
+				t.Fatalf("%s does not contain %q", f, old)
+			}
+			b = bytes.Replace(b, []byte(old), []byte(new), 1)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "smgate.toml")
+}
+
+func TestCheckReportsEveryError(t *testing.T) {
+	path := copyConfigs(t, "directory.toml", `roles = ["dot-communications"]`, `roles = ["dot-comms"]`+"\nshoe_size = 9")
+	code, out, _ := runCmd(t, "", "check", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{`directory.toml:`, `user "tlee": roles: unknown role "dot-comms"`, `unknown key "user.shoe_size"`, "2 error(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestCheckUsage(t *testing.T) {
+	if code, _, errs := runCmd(t, "", "check", "--confg", "x"); code != 2 || !strings.Contains(errs, "flag provided but not defined: -confg") {
+		t.Errorf("unknown flag: exit %d, %s", code, errs)
+	}
+	if code, out, _ := runCmd(t, "", "check", "--config", "/nonexistent/smgate.toml"); code != 1 || !strings.Contains(out, "/nonexistent/smgate.toml: cannot read") {
+		t.Errorf("missing file: exit %d, %s", code, out)
+	}
+	if code, out, _ := runCmd(t, "", "help"); code != 0 || !strings.Contains(out, "check") {
+		t.Errorf("help: exit %d, %s", code, out)
+	}
+	if code, _, errs := runCmd(t, "", "frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, %s", code, errs)
+	}
+	if code, _, errs := runCmd(t, "", "check", "-h"); code != 0 || !strings.Contains(errs, "-config") {
+		t.Errorf("check -h: exit %d, %s", code, errs)
+	}
+}
+
+func TestPasswd(t *testing.T) {
+	code, out, errs := runCmd(t, "correct horse\n", "passwd", "--cost", "4")
+	if code != 0 || !strings.HasPrefix(out, "$2a$04$") {
+		t.Fatalf("passwd: exit %d, %q %q", code, out, errs)
+	}
+	if code, _, errs := runCmd(t, "", "passwd"); code != 1 || !strings.Contains(errs, "empty password") {
+		t.Errorf("empty password: exit %d, %s", code, errs)
+	}
+	if code, _, _ := runCmd(t, "x\n", "passwd", "--cost", "99"); code != 2 {
+		t.Errorf("bad cost: exit %d", code)
+	}
+}
