@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -30,14 +29,15 @@ func (e *LineError) Unwrap() error { return e.Err }
 const maxLineErrors = 10
 
 // Search calls fn for every record in the daily files of dir that q
-// matches, in time order: the files by date, the lines as written. line is
+// matches, in the order written: by time, but for a record the writer
+// filed late (see lateSlack), which comes among the next day's. line is
 // the line as stored, without its newline; line and r are valid only
 // during the call. An error from fn ends the search and is returned,
 // except ErrStop, which ends it quietly.
 //
-// Only the daily files whose date can hold records of [Since, Until) are
-// read, and a line is decoded only when it contains the bytes the query's
-// values are written as. A line that fails to decode does not stop the
+// Only the daily files that can hold records of [Since, Until) are read,
+// and a line is decoded only when it contains the bytes the query's values
+// are written as. A line that fails to decode does not stop the
 // search: Search goes on and then returns a *LineError for it (joined
 // with the others). Lines ruled out before decoding are not checked;
 // "smgate logs verify" checks every line.
@@ -58,50 +58,35 @@ func Search(dir string, q Query, fn func(line []byte, r *Record) error) error {
 	return s.damage()
 }
 
-// The name of a daily file is usage-YYYY-MM-DD.jsonl, its UTC date.
-const (
-	dayFilePrefix = "usage-"
-	dayFileSuffix = ".jsonl"
-)
+// lateSlack is how late the writer can file a record: it never puts one
+// in a file before its day, but puts a record stamped before the current
+// day (a tunnel logged when it closes, stamped when it opened) in the
+// current file. Search reads the files of one more day after Until for
+// them.
+const lateSlack = 24 * time.Hour
 
 // searchDayFiles returns the daily files of dir that may hold records of
-// [since, until), oldest first. It keeps the neighbouring file of each
-// bound too: a record stamped just before midnight can be written just
-// after it.
+// [since, until), oldest first.
 func searchDayFiles(dir string, since, until time.Time) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("read log directory: %w", err)
+	}
+	files, err := DayFiles(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read log directory: %w", err)
 	}
-	const slack = time.Minute
 	var paths []string
-	for _, e := range entries { // sorted by name, so by date
-		day, ok := dayOfFile(e.Name())
-		if !ok || e.IsDir() {
+	for _, f := range files {
+		// A file holds records stamped before the end of its day only.
+		if !since.IsZero() && !f.Day.Add(24*time.Hour).After(since) {
 			continue
 		}
-		if !since.IsZero() && !day.Add(24*time.Hour+slack).After(since) {
+		if !until.IsZero() && !f.Day.Before(until.Add(lateSlack)) {
 			continue
 		}
-		if !until.IsZero() && !day.Add(-slack).Before(until) {
-			continue
-		}
-		paths = append(paths, filepath.Join(dir, e.Name()))
+		paths = append(paths, f.Path)
 	}
 	return paths, nil
-}
-
-// dayOfFile returns the date (midnight UTC) of a daily file's name.
-func dayOfFile(name string) (time.Time, bool) {
-	s, ok := strings.CutPrefix(name, dayFilePrefix)
-	if !ok {
-		return time.Time{}, false
-	}
-	if s, ok = strings.CutSuffix(s, dayFileSuffix); !ok {
-		return time.Time{}, false
-	}
-	day, err := time.Parse(time.DateOnly, s)
-	return day, err == nil
 }
 
 const (

@@ -74,7 +74,7 @@ func benchLog(b *testing.B) (string, int64) {
 	var buf []byte
 	for d := range days {
 		day := time.Date(2026, 11, 2+d, 0, 0, 0, 0, time.UTC)
-		f, err := os.Create(filepath.Join(dir, dayFilePrefix+day.Format(time.DateOnly)+dayFileSuffix))
+		f, err := os.Create(filepath.Join(dir, DayFileName(day)))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -29,7 +29,7 @@ func writeDayFiles(t testing.TB, dir string, recs []Record) {
 	files := map[string][]byte{}
 	var names []string
 	for i := range recs {
-		name := dayFilePrefix + recs[i].Time.UTC().Format(time.DateOnly) + dayFileSuffix
+		name := DayFileName(recs[i].Time)
 		if _, ok := files[name]; !ok {
 			names = append(names, name)
 		}
@@ -173,7 +173,7 @@ func TestSearchYieldsStoredLine(t *testing.T) {
 func TestSearchReadsOnlyDaysInPeriod(t *testing.T) {
 	dir := sampleDir(t)
 	// Damaged files for days outside the period: reading them would fail.
-	for _, day := range []string{"2026-10-30", "2026-11-04"} {
+	for _, day := range []string{"2026-10-31", "2026-11-05"} {
 		if err := os.WriteFile(filepath.Join(dir, "usage-"+day+".jsonl"), []byte("not json\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -184,21 +184,47 @@ func TestSearchReadsOnlyDaysInPeriod(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := searchIDs(t, dir, Query{Since: at(0, 0, 10), Until: at(2, 23, 0)})
+	got := searchIDs(t, dir, Query{Since: at(0, 0, 0), Until: at(3, 0, 0)})
 	if len(got) != 10 {
 		t.Errorf("got %v, want the 10 records", got)
 	}
-	files, err := searchDayFiles(dir, at(1, 12, 0), at(1, 20, 0))
+	tests := []struct {
+		since, until time.Time
+		want         string
+	}{
+		{at(1, 0, 0), time.Time{}, "02 03 05"},
+		{at(1, 12, 0), at(1, 20, 0), "02 03"}, // and the next day, for records filed late
+		{time.Time{}, at(0, 1, 0), "31 01 02"},
+		{at(0, 23, 59), at(1, 0, 0), "01 02"},
+	}
+	for _, tt := range tests {
+		files, err := searchDayFiles(dir, tt.since, tt.until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var days []string
+		for _, f := range files {
+			days = append(days, strings.TrimSuffix(filepath.Base(f), ".jsonl")[len("usage-2026-11-"):])
+		}
+		if got := strings.Join(days, " "); got != tt.want {
+			t.Errorf("[%v, %v): read days %s, want %s", tt.since, tt.until, got, tt.want)
+		}
+	}
+}
+
+// TestSearchRecordFiledLate finds a record the writer put in the next
+// day's file because it was stamped before midnight and logged after.
+func TestSearchRecordFiledLate(t *testing.T) {
+	dir := sampleDir(t)
+	late := Record{Time: at(0, 22, 0), ID: "late", User: "jsmith"}
+	f, err := os.OpenFile(filepath.Join(dir, DayFileName(at(1, 0, 0))), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 1 || filepath.Base(files[0]) != "usage-2026-11-02.jsonl" {
-		t.Errorf("files = %v, want only 2026-11-02", files)
-	}
-	// A bound next to midnight takes in the neighbouring day too.
-	files, _ = searchDayFiles(dir, at(2, 0, 0), at(3, 0, 0))
-	if len(files) != 3 {
-		t.Errorf("files = %v, want 2026-11-02 to -04", files)
+	f.Write(storedLine(&late))
+	f.Close()
+	if got := strings.Join(searchIDs(t, dir, Query{User: "jsmith", Until: at(1, 0, 0)}), " "); got != "e1 e2 late" {
+		t.Errorf("got %s, want e1 e2 late", got)
 	}
 }
 
