@@ -27,6 +27,7 @@ type gateway struct {
 	addrs  *addrmem.Memory
 	self   []netip.AddrPort
 	writer *logs.Writer // the sink, for prune and flush; nil in tests of one front door
+	ls     *listeners   // the bound sockets
 }
 
 // frontDoor is a started listener service.

@@ -81,7 +81,7 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 		return err
 	}
 	defer ls.closeAll()
-	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w}
+	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w, ls: ls}
 	doors, err := startFrontDoors(g, ls)
 	defer shutdownAll(doors, log)
 	if err != nil {
