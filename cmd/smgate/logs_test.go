@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smgate/smgate/logs"
+)
+
+// logsEnv is a gateway config with its data directory for the log
+// commands.
+type logsEnv struct {
+	config, data, dir string
+}
+
+func newLogsEnv(t *testing.T, extra string) *logsEnv {
+	t.Helper()
+	root := t.TempDir()
+	le := &logsEnv{config: filepath.Join(root, "smgate.toml"), data: filepath.Join(root, "var")}
+	le.dir = filepath.Join(le.data, "logs")
+	toml := "[gateway]\nname = \"gw-cli\"\ndata_dir = \"var\"\n\n[logs]\n" + extra +
+		"\n\n[policy]\nregistry = \"registry.toml\"\ndirectory = \"directory.toml\"\n"
+	if err := os.WriteFile(le.config, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return le
+}
+
+// writeDays logs n records on each of the days before today given.
+func (le *logsEnv) writeDays(t *testing.T, n int, daysAgo ...int) {
+	t.Helper()
+	for _, ago := range daysAgo {
+		at := time.Now().UTC().AddDate(0, 0, -ago)
+		w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data, Now: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := w.Log(&logs.Record{ID: fmt.Sprintf("%d-%d", ago, i), Action: logs.ActionDNSQuery}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (le *logsEnv) run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(&env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+// expect runs args and checks the exit code and that each want appears in
+// the output (stdout and stderr).
+func (le *logsEnv) expect(t *testing.T, wantCode int, want []string, args ...string) string {
+	t.Helper()
+	code, out, errs := le.run(t, args...)
+	all := out + errs
+	if code != wantCode {
+		t.Errorf("smgate %s: exit %d, want %d\n%s", strings.Join(args, " "), code, wantCode, all)
+	}
+	for _, w := range want {
+		if !strings.Contains(all, w) {
+			t.Errorf("smgate %s: output lacks %q:\n%s", strings.Join(args, " "), w, all)
+		}
+	}
+	return out
+}
+
+func dayName(daysAgo int) string {
+	return logs.DayFileName(time.Now().UTC().AddDate(0, 0, -daysAgo))
+}
+
+func TestLogsUsageErrors(t *testing.T) {
+	le := newLogsEnv(t, "")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"no command", []string{"logs"}, 2, []string{"usage: smgate logs"}},
+		{"unknown command", []string{"logs", "nope"}, 2, []string{`unknown command "nope"`}},
+		{"help", []string{"logs", "help"}, 0, []string{"verify"}},
+		{"unknown flag", []string{"logs", "verify", "--bogus"}, 2, []string{"-bogus"}},
+		{"bad since", []string{"logs", "verify", "--config", le.config, "--since", "2025-13-01"}, 2, []string{`--since "2025-13-01"`, "YYYY-MM-DD"}},
+		{"extra argument", []string{"logs", "verify", "--config", le.config, "extra"}, 2, []string{`unexpected argument "extra"`}},
+		{"prune unknown flag", []string{"logs", "prune", "--yes"}, 2, []string{"-yes"}},
+		{"hold no command", []string{"logs", "hold"}, 2, []string{"usage"}},
+		{"hold unknown command", []string{"logs", "hold", "drop"}, 2, []string{`unknown command "drop"`}},
+		{"hold without id", []string{"logs", "hold", "add", "--config", le.config, "--reason", "r"}, 2, []string{"--id is required"}},
+		{"hold without reason", []string{"logs", "hold", "add", "--config", le.config, "--id", "x"}, 2, []string{"--reason is required"}},
+		{"hold bad from", []string{"logs", "hold", "add", "--config", le.config, "--id", "x", "--reason", "r", "--from", "1/2/2025"}, 2, []string{`--from "1/2/2025"`}},
+		{"hold bad to", []string{"logs", "hold", "add", "--config", le.config, "--id", "x", "--reason", "r", "--to", "soon"}, 2, []string{`--to "soon"`}},
+		{"hold list bad format", []string{"logs", "hold", "list", "--config", le.config, "--format", "xml"}, 2, []string{`--format "xml"`}},
+		{"hold release no id", []string{"logs", "hold", "release", "--config", le.config}, 2, []string{"id of the hold"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			le.expect(t, tt.code, tt.want, tt.args...)
+		})
+	}
+}
+
+func TestLogsVerify(t *testing.T) {
+	le := newLogsEnv(t, "")
+	le.writeDays(t, 3, 1, 0)
+	le.expect(t, 0, []string{"ok: 2 day files, 6 records verified"}, "logs", "verify", "--config", le.config)
+	since := time.Now().UTC().Format("2006-01-02")
+	le.expect(t, 0, []string{"ok: 1 day files, 3 records"}, "logs", "verify", "--config", le.config, "--since", since)
+
+	path := filepath.Join(le.dir, dayName(1))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	lines[1] = strings.Replace(lines[1], `"event.id":"1-1"`, `"event.id":"1-X"`, 1)
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "")), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 1, []string{dayName(1) + " line 2", "FAILED"}, "logs", "verify", "--config", le.config)
+}
+
+func TestLogsVerifyOperationalErrors(t *testing.T) {
+	t.Run("missing config", func(t *testing.T) {
+		le := newLogsEnv(t, "")
+		le.expect(t, 1, []string{"load config", "nope.toml"}, "logs", "verify", "--config", le.config+".nope.toml")
+	})
+	t.Run("log dir is a file", func(t *testing.T) {
+		le := newLogsEnv(t, `dir = "usage"`)
+		dir := filepath.Join(filepath.Dir(le.config), "usage")
+		if err := os.WriteFile(dir, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		le.expect(t, 1, []string{dir}, "logs", "verify", "--config", le.config)
+	})
+	t.Run("empty key file", func(t *testing.T) {
+		le := newLogsEnv(t, `hmac_key_file = "key"`)
+		if err := os.WriteFile(filepath.Join(filepath.Dir(le.config), "key"), []byte("\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		le.expect(t, 1, []string{"hmac_key_file", "is empty"}, "logs", "verify", "--config", le.config)
+	})
+}
+
+func TestLogsHold(t *testing.T) {
+	le := newLogsEnv(t, "")
+	c := le.config
+	le.expect(t, 0, []string{"hold case-7 added: days 2025-01-01 to 2025-02-01"},
+		"logs", "hold", "add", "--config", c, "--id", "case-7", "--reason", "subpoena", "--agency", "DCF",
+		"--from", "2025-01-01", "--to", "2025-02-01", "--by", "counsel")
+	le.expect(t, 1, []string{"case-7", "already exists"},
+		"logs", "hold", "add", "--config", c, "--id", "case-7", "--reason", "again")
+	le.expect(t, 1, []string{"before from"},
+		"logs", "hold", "add", "--config", c, "--id", "case-8", "--reason", "r", "--from", "2025-02-01", "--to", "2025-01-01")
+	out := le.expect(t, 0, []string{"case-7", "DCF", "subpoena", "counsel"}, "logs", "hold", "list", "--config", c)
+	if !strings.HasPrefix(out, "ID") {
+		t.Errorf("table without header:\n%s", out)
+	}
+	out = le.expect(t, 0, nil, "logs", "hold", "list", "--config", c, "--format", "json")
+	var holds []logs.Hold
+	if err := json.Unmarshal([]byte(out), &holds); err != nil || len(holds) != 1 || holds[0].Agency != "DCF" {
+		t.Errorf("json list %s: %+v, %v", out, holds, err)
+	}
+	le.expect(t, 1, []string{"no such hold"}, "logs", "hold", "release", "nope", "--config", c)
+	le.expect(t, 0, []string{"hold case-7 released"}, "logs", "hold", "release", "case-7", "--config", c, "--by", "counsel")
+	le.expect(t, 0, []string{"[]"}, "logs", "hold", "list", "--config", c, "--format", "json")
+	le.expect(t, 0, []string{"ok: 1 day files, 2 records"}, "logs", "verify", "--config", c)
+}
+
+// TestLogsHoldWhileGatewayRuns: the gateway has the log open. A hold is
+// still placed (it protects records) but the exit status says its record
+// is missing; a release, which lets records go, is refused.
+func TestLogsHoldWhileGatewayRuns(t *testing.T) {
+	le := newLogsEnv(t, "")
+	le.writeDays(t, 1, 0)
+	w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Close() })
+	le.expect(t, 1, []string{"hold h1 added", "in force but not recorded", "smgate serve running"},
+		"logs", "hold", "add", "--config", le.config, "--id", "h1", "--reason", "r")
+	le.expect(t, 0, []string{"h1"}, "logs", "hold", "list", "--config", le.config)
+	le.expect(t, 1, []string{"hold h1 not released"}, "logs", "hold", "release", "h1", "--config", le.config)
+	le.expect(t, 1, []string{"smgate serve running"}, "logs", "prune", "--config", le.config)
+}
+
+func TestLogsPrune(t *testing.T) {
+	le := newLogsEnv(t, "retention_days = 3")
+	le.writeDays(t, 2, 9, 8, 7, 6, 5, 1, 0)
+	held := time.Now().UTC().AddDate(0, 0, -8).Format("2006-01-02")
+	le.expect(t, 0, nil, "logs", "hold", "add", "--config", le.config, "--id", "h", "--reason", "r",
+		"--user", "jdoe", "--from", held, "--to", held)
+	le.expect(t, 0, []string{"would delete 4 day files", dayName(9), "kept " + dayName(8) + ": hold h"},
+		"logs", "prune", "--config", le.config, "--dry-run")
+	if _, err := os.Stat(filepath.Join(le.dir, dayName(9))); err != nil {
+		t.Fatalf("dry run deleted: %v", err)
+	}
+	le.expect(t, 0, []string{"deleted 4 day files", dayName(5)}, "logs", "prune", "--config", le.config, "--force")
+	for ago, want := range map[int]bool{9: false, 8: true, 7: false, 6: false, 5: false, 1: true, 0: true} {
+		_, err := os.Stat(filepath.Join(le.dir, dayName(ago)))
+		if (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", dayName(ago), err == nil, want)
+		}
+	}
+	le.expect(t, 0, []string{"ok: 3 day files"}, "logs", "verify", "--config", le.config)
+}
