@@ -247,7 +247,7 @@ func (t *tally) report(accounts []AccountInfo, now time.Time) *Report {
 		Total: t.total, First: t.first, Last: t.last,
 		Gateways: slices.Sorted(maps.Keys(t.gateways)),
 		Accounts: t.accountUsage(accounts),
-		Expiring: expiring(accounts, now),
+		Expiring: expiringApprovals(accounts, now),
 	}
 	for k, c := range t.groups {
 		rep.Groups = append(rep.Groups, Group{Key: k, Counts: *c})
@@ -258,14 +258,14 @@ func (t *tally) report(accounts []AccountInfo, now time.Time) *Report {
 	for _, id := range slices.Sorted(maps.Keys(t.agencies)) {
 		a := t.agencies[id]
 		rep.Agencies = append(rep.Agencies, AgencyBlocks{
-			Agency: id, Blocked: a.blocked, Users: top(a.users), Reasons: top(a.reasons),
+			Agency: id, Blocked: a.blocked, Users: topRanked(a.users), Reasons: topRanked(a.reasons),
 		})
 	}
 	return rep
 }
 
-// top returns the topN commonest keys of counts, ties by key.
-func top(counts map[string]int) []Ranked {
+// topRanked returns the topN commonest keys of counts, ties by key.
+func topRanked(counts map[string]int) []Ranked {
 	rs := make([]Ranked, 0, len(counts))
 	for k, n := range counts {
 		rs = append(rs, Ranked{k, n})
@@ -305,9 +305,9 @@ func (t *tally) usage(a AccountInfo, registered bool) AccountUsage {
 	return u
 }
 
-// expiring lists the approvals of accounts not decommissioned that expire
+// expiringApprovals lists the approvals of accounts not decommissioned that expire
 // within expiryWindow days of now's date (in now's location), or have.
-func expiring(accounts []AccountInfo, now time.Time) []Expiry {
+func expiringApprovals(accounts []AccountInfo, now time.Time) []Expiry {
 	y, m, d := now.Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	var out []Expiry
@@ -339,17 +339,17 @@ func (r *Report) Period() string {
 	if to.IsZero() {
 		to = r.Generated
 	}
-	return dateTime(from) + " to " + dateTime(to)
+	return reportDateTime(from) + " to " + reportDateTime(to)
 }
 
-func dateTime(t time.Time) string {
+func reportDateTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-func date(t time.Time) string {
+func reportDate(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
@@ -369,8 +369,8 @@ func printable(s string) string {
 	return s
 }
 
-// percent returns part of whole as "12.3%".
-func percent(part, whole int) string {
+// reportPercent returns part of whole as "12.3%".
+func reportPercent(part, whole int) string {
 	if whole == 0 {
 		return "-"
 	}
@@ -382,14 +382,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
 	p("%s\n\nPeriod:\t%s\nGateways:\t%s\nGenerated:\t%s\nDecisions:\t%d (%d allowed, %d blocked)\n",
-		r.Title(), r.Period(), printable(strings.Join(r.Gateways, ", ")), dateTime(r.Generated),
+		r.Title(), r.Period(), printable(strings.Join(r.Gateways, ", ")), reportDateTime(r.Generated),
 		r.Total.Total(), r.Total.Allowed, r.Total.Blocked)
 	for _, pr := range r.Problems {
 		p("Left out:\t%s\n", printable(pr))
 	}
 	p("\nDecisions by %s\n%s\tALLOWED\tBLOCKED\tTOTAL\tBLOCKED %%\n", r.By, strings.ToUpper(r.By))
 	for _, g := range r.Groups {
-		p("%s\t%d\t%d\t%d\t%s\n", printable(g.Key), g.Allowed, g.Blocked, g.Total(), percent(g.Blocked, g.Total()))
+		p("%s\t%d\t%d\t%d\t%s\n", printable(g.Key), g.Allowed, g.Blocked, g.Total(), reportPercent(g.Blocked, g.Total()))
 	}
 	r.writeBlocksTable(p)
 	r.writeAccountsTable(p)
@@ -421,13 +421,13 @@ func (r *Report) writeAccountsTable(p func(string, ...any)) {
 	for _, u := range r.Accounts {
 		a := u.Account
 		p("%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", printable(a.ID), printable(a.Agency), printable(a.Platform),
-			printable(a.Handle), printable(u.Status()), date(a.ExpiresOn), u.Allowed, u.Users, dateTime(u.LastUsed))
+			printable(a.Handle), printable(u.Status()), reportDate(a.ExpiresOn), u.Allowed, u.Users, reportDateTime(u.LastUsed))
 	}
 	p("\nApprovals expiring within %d days, or expired\nACCOUNT\tAGENCY\tPLATFORM\tHANDLE\tEXPIRES\tDAYS LEFT\n", expiryWindow)
 	for _, e := range r.Expiring {
 		a := e.Account
 		p("%s\t%s\t%s\t%s\t%s\t%s\n", printable(a.ID), printable(a.Agency), printable(a.Platform),
-			printable(a.Handle), date(a.ExpiresOn), e.Left())
+			printable(a.Handle), reportDate(a.ExpiresOn), e.Left())
 	}
 }
 

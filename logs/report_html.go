@@ -16,9 +16,9 @@ var reportHTMLSource string
 // inline and no script, so that it can be mailed and opened anywhere.
 var reportHTML = template.Must(template.New("report").Funcs(template.FuncMap{
 	"join":     strings.Join,
-	"percent":  percent,
-	"date":     date,
-	"dateTime": dateTime,
+	"percent":  reportPercent,
+	"date":     reportDate,
+	"dateTime": reportDateTime,
 }).Parse(reportHTMLSource))
 
 // WriteHTML writes the report as a self-contained HTML page with a bar
@@ -69,14 +69,14 @@ func newChart(groups []Group) chart {
 	}
 	scale := float64(chartPlotW) / float64(peak)
 	for i, g := range groups[:n] {
-		b := bar{Label: g.Key, Short: cut(g.Key), Allowed: g.Allowed, Blocked: g.Blocked}
+		b := bar{Label: g.Key, Short: chartLabel(g.Key), Allowed: g.Allowed, Blocked: g.Blocked}
 		if b.Label == "" {
 			b.Label, b.Short = "-", "-"
 		}
 		b.Y = i*chartRowH + 2
 		b.TextY = b.Y + chartBarH - 3
-		b.AllowedW = tenth(float64(g.Allowed) * scale)
-		b.BlockedW = tenth(float64(g.Blocked) * scale)
+		b.AllowedW = roundTenth(float64(g.Allowed) * scale)
+		b.BlockedW = roundTenth(float64(g.Blocked) * scale)
 		b.BlockedX = chartLabelW + b.AllowedW
 		b.EndX = b.BlockedX + b.BlockedW
 		c.Bars = append(c.Bars, b)
@@ -84,10 +84,10 @@ func newChart(groups []Group) chart {
 	return c
 }
 
-func tenth(x float64) float64 { return math.Round(x*10) / 10 }
+func roundTenth(x float64) float64 { return math.Round(x*10) / 10 }
 
-// cut shortens a label to fit the chart.
-func cut(s string) string {
+// chartLabel shortens a label to fit the chart.
+func chartLabel(s string) string {
 	if utf8.RuneCountInString(s) <= chartLabelRune {
 		return s
 	}

@@ -108,7 +108,7 @@ type lineScan struct {
 
 	errs   []error // the first maxLineErrors damaged lines
 	nerrs  int     // all damaged lines
-	nlines int     // lines decoded, for tests
+	nlines int     // lines decoded
 }
 
 // file scans one daily file.
