@@ -61,7 +61,7 @@ func searchLog(t *testing.T) string {
 func runSearch(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := runLogsSearch(&env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, args)
+	code := run(&env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, append([]string{"logs", "search"}, args...))
 	return code, out.String(), errOut.String()
 }
 
