@@ -265,7 +265,9 @@ func (w *Writer) run() {
 
 // collect gathers the next batch into st.pending: it waits for one item
 // (or, after a failure, for a retry signal) then takes whatever else is
-// queued. It reports false once the queue is closed and empty.
+// queued. It reports false once the queue is closed and empty. While
+// failing it keeps taking items, so no Log waits on a full queue for the
+// disk: they are few, as Log refuses new records meanwhile.
 func (w *Writer) collect(retry *time.Timer) bool {
 	st := &w.st
 	if len(st.pending) == 0 && !st.ckptDue && w.Healthy() == nil {
@@ -276,12 +278,8 @@ func (w *Writer) collect(retry *time.Timer) bool {
 		st.pending = append(st.pending, it)
 		return w.drain()
 	}
-	q := w.q
-	if len(st.pending) >= 2*w.o.QueueSize {
-		q = nil // enough in memory: let Log wait
-	}
 	select {
-	case it, ok := <-q:
+	case it, ok := <-w.q:
 		if !ok {
 			return false
 		}
@@ -292,10 +290,11 @@ func (w *Writer) collect(retry *time.Timer) bool {
 	return w.drain()
 }
 
-// drain moves queued items into st.pending without waiting.
+// drain moves up to a queue's worth of queued items into st.pending
+// without waiting.
 func (w *Writer) drain() bool {
 	st := &w.st
-	for len(st.pending) < 2*w.o.QueueSize {
+	for range w.o.QueueSize {
 		select {
 		case it, ok := <-w.q:
 			if !ok {
