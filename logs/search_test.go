@@ -398,3 +398,38 @@ func TestSearchDecodesOnlyCandidates(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchWriterLog searches a log written by the Writer itself, over
+// three days.
+func TestSearchWriterLog(t *testing.T) {
+	dir, state := filepath.Join(t.TempDir(), "logs"), t.TempDir()
+	clock := day0
+	w, err := Open(Options{Dir: dir, StateDir: state, Observer: "gw-w", Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := sampleRecords()
+	for i := range recs {
+		clock = recs[i].Time
+		r := recs[i]
+		if err := w.Log(&r); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := DayFiles(dir)
+	if err != nil || len(files) != 3 {
+		t.Fatalf("day files %v, %v; want three", files, err)
+	}
+	if got := strings.Join(searchIDs(t, dir, Query{Domain: "facebook.com", Since: at(0, 9, 0), Until: at(2, 11, 0)}), " "); got != "e2 e3" {
+		t.Errorf("got %q, want e2 e3", got)
+	}
+	if got := strings.Join(searchIDs(t, dir, Query{User: "bwu"}), " "); got != "e8 e10" {
+		t.Errorf("got %q, want e8 e10", got)
+	}
+}
