@@ -43,10 +43,10 @@ type Sum [sha256.Size]byte
 // String returns s as 64 lower-case hex digits.
 func (s Sum) String() string { return hex.EncodeToString(s[:]) }
 
-// parseSum reads 64 hex digits.
+// parseSum reads 64 lower-case hex digits, the only spelling written.
 func parseSum(b []byte) (Sum, bool) {
 	var s Sum
-	if len(b) != 2*len(s) {
+	if len(b) != 2*len(s) || bytes.ContainsAny(b, "ABCDEF") {
 		return s, false
 	}
 	if _, err := hex.Decode(s[:], b); err != nil {

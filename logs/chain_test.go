@@ -60,6 +60,7 @@ func TestSplitChainRejects(t *testing.T) {
 		`{"event.id":"a"}`,
 		`{"smgate.chain":"` + h[:63] + `"}`,
 		`{"smgate.chain":"` + h[:63] + `g"}`,
+		`{"smgate.chain":"` + h[:63] + `A"}`,
 		`x"smgate.chain":"` + h + `"}`,
 		`{"a":1 "smgate.chain":"` + h + `"}`,
 		`,"smgate.chain":"` + h + `"}`,
@@ -85,4 +86,22 @@ func TestLinksFrom(t *testing.T) {
 	if newChain([]byte("k"), genesis).linksFrom(genesis, line) {
 		t.Error("plain chain verifies under a key")
 	}
+}
+
+// FuzzSplitChain: any line either does not split or rebuilds exactly
+// from its parts.
+func FuzzSplitChain(f *testing.F) {
+	f.Add([]byte(`{"event.id":"a","smgate.chain":"` + Sum{1}.String() + `"}`))
+	f.Add([]byte(`{"smgate.chain":"` + Sum{}.String() + `"}`))
+	f.Add([]byte(`{"smgate.chain":"zz"}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		head, sum, ok := splitChain(line)
+		if !ok {
+			return
+		}
+		got := appendChain(append(append([]byte(nil), head...), '}'), sum)
+		if string(got) != string(line)+"\n" {
+			t.Fatalf("split %q rebuilt as %q", line, got)
+		}
+	})
 }
