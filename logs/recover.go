@@ -124,10 +124,10 @@ func (rec *recovery) compare(files []DayFile, ckpt *Checkpoint, newest fileScan)
 func checkpointProblem(c *Checkpoint, sc fileScan) *VerifyError {
 	switch {
 	case sc.lines < c.Lines:
-		return &VerifyError{File: c.File, Line: sc.lines + 1, Problem: fmt.Sprintf(
+		return &VerifyError{File: c.File, Line: int(sc.lines + 1), Problem: fmt.Sprintf(
 			"file ends after %d records, the checkpoint says %d: tail cut", sc.lines, c.Lines)}
 	case sc.at != c.head():
-		return &VerifyError{File: c.File, Line: c.Lines, Problem: fmt.Sprintf(
+		return &VerifyError{File: c.File, Line: int(c.Lines), Problem: fmt.Sprintf(
 			"chain value %s differs from the checkpoint's %s: chain rewritten", sc.at, c.Head)}
 	}
 	return nil

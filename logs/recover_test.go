@@ -52,7 +52,7 @@ func TestOpenRefusesMismatch(t *testing.T) {
 		name    string
 		tamper  func(t *testing.T, l *testLog)
 		file    string
-		line    int64
+		line    int
 		problem string
 	}{
 		{"cut tail", func(t *testing.T, l *testLog) {

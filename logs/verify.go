@@ -39,7 +39,7 @@ type VerifyResult struct {
 // line and what is wrong there.
 type VerifyError struct {
 	File    string
-	Line    int64
+	Line    int
 	Problem string
 }
 
@@ -150,7 +150,7 @@ func (v *verifier) walkFile(f DayFile, newest bool) error {
 			break
 		}
 		if !complete {
-			return &VerifyError{f.Name, lr.n, "incomplete last line in a closed day file"}
+			return &VerifyError{f.Name, int(lr.n), "incomplete last line in a closed day file"}
 		}
 		prev := v.chain.head
 		if !v.chain.linksFrom(prev, line) {
@@ -175,7 +175,7 @@ func (v *verifier) walkFile(f DayFile, newest bool) error {
 // looking at the line after it.
 func (v *verifier) broken(f DayFile, lr *lineReader, prev Sum, line []byte) error {
 	n := lr.n
-	e := &VerifyError{File: f.Name, Line: n}
+	e := &VerifyError{File: f.Name, Line: int(n)}
 	_, sum, ok := splitChain(line)
 	if !ok {
 		e.Problem = "not a chained record: line inserted or damaged"
@@ -245,10 +245,10 @@ func (v *verifier) checkpoint() error {
 		return &VerifyError{File: c.File, Problem: fmt.Sprintf(
 			"missing: the checkpoint names it with %d records", c.Lines)}
 	case v.ckptN < c.Lines:
-		return &VerifyError{File: c.File, Line: v.ckptN + 1, Problem: fmt.Sprintf(
+		return &VerifyError{File: c.File, Line: int(v.ckptN + 1), Problem: fmt.Sprintf(
 			"file ends after %d records, the checkpoint says %d: tail cut", v.ckptN, c.Lines)}
 	case v.ckptAt != c.head():
-		return &VerifyError{File: c.File, Line: c.Lines, Problem: fmt.Sprintf(
+		return &VerifyError{File: c.File, Line: int(c.Lines), Problem: fmt.Sprintf(
 			"chain value %s differs from the checkpoint's %s: chain rewritten", v.ckptAt, c.Head)}
 	}
 	return nil

@@ -69,7 +69,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		key     []byte
 		tamper  func(t *testing.T, l *testLog, days []time.Time)
 		day     int // index into days of the file named
-		line    int64
+		line    int
 		problem string
 	}{
 		{"altered field", nil, func(t *testing.T, l *testLog, d []time.Time) {

@@ -506,11 +506,14 @@ func (w *Writer) adopt(f *os.File, day int) error {
 		if err := syncDir(w.o.Dir); err != nil {
 			return err
 		}
-		sc, err := scanFile(f.Name(), 0)
-		if err != nil {
-			return err
+		st.day, st.size, st.lines = day, fi.Size(), 0
+		if fi.Size() > 0 { // not ours: count its lines, Verify judges them
+			sc, err := scanFile(f.Name(), 0)
+			if err != nil {
+				return err
+			}
+			st.lines = sc.lines
 		}
-		st.day, st.size, st.lines = day, sc.size, sc.lines
 		return nil
 	}
 	switch {
