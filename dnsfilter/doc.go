@@ -1,0 +1,14 @@
+// Package dnsfilter is the DNS front door of smgate: a forwarding resolver
+// on miekg/dns that decides every social-media name for the client that
+// asked, with allowlist.Decide in DNS mode, and writes each such decision
+// to the usage log.
+//
+// The cache holds upstream answers, never decisions: a granted user's
+// cached answer is decided again for the next client, so a suspension or a
+// schedule applies to cached names at once. Names are decided by the first
+// social-media domain on their CNAME (or DNAME, or HTTPS/SVCB target)
+// chain, so a non-social alias cannot cloak a platform. Blocked names get
+// NXDOMAIN with an SOA (or the sinkhole addresses), with the Extended DNS
+// Error "Blocked" carrying the reason code. Upstream failures answer
+// SERVFAIL; the filter never answers unfiltered.
+package dnsfilter

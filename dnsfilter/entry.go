@@ -1,0 +1,225 @@
+package dnsfilter
+
+import (
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
+	"github.com/miekg/dns"
+)
+
+// Cache bounds.
+const (
+	// maxCachedWire bounds one cached answer, so that CacheSize entries
+	// bound the cache's memory; larger answers are answered, not kept.
+	maxCachedWire = 8 << 10
+	// maxTTL caps how long an answer is kept, whatever its TTLs.
+	maxTTL = 24 * 60 * 60
+	// maxChain bounds how many CNAME or DNAME steps are followed.
+	maxChain = 16
+)
+
+// answer is an upstream response packed once: ID 0, RD and CD clear, no
+// OPT, the question name in lower case. Rendering it for a client copies
+// the bytes and patches ID, flags, name case and TTLs.
+type answer struct {
+	wire []byte
+	qEnd int        // offset after the question
+	ttls []ttlField // every record's TTL, OPT excluded
+}
+
+type addrTTL struct {
+	addr netip.Addr
+	ttl  uint32
+}
+
+// entry is one upstream answer for a (name, type, DO, CD) key: what the
+// cache holds. It holds no decision: the chain of names it leads to is
+// decided for each client.
+type entry struct {
+	rcode int
+	plain answer
+	// noECH is plain with the ech SvcParam removed from HTTPS and SVCB
+	// records; nil when there is none to remove.
+	noECH *answer
+	// chain holds the hosts (as hostOf returns them) that the answer leads
+	// to: its CNAME and DNAME chain from the question name in order, then
+	// every other CNAME, DNAME, HTTPS and SVCB target.
+	chain   []string
+	addrs   []addrTTL // A and AAAA records of the answer section
+	stored  int64     // unix nanoseconds
+	expires int64     // unix nanoseconds; not after stored when not cacheable
+	ref     atomic.Bool
+	// gen is the snapshot generation the addresses were last remembered
+	// for in the address memory.
+	gen atomic.Uint64
+}
+
+// newEntry packs the upstream response m to the question (lname, qtype)
+// received at now (unix nanoseconds). m is modified.
+func newEntry(m *dns.Msg, lname string, qtype uint16, now int64) (*entry, error) {
+	normalize(m, lname, qtype)
+	e := &entry{rcode: m.Rcode, stored: now, chain: chainOf(m, lname), addrs: addrsOf(m)}
+	if err := e.plain.pack(m); err != nil {
+		return nil, err
+	}
+	if c := withoutECH(m); c != nil {
+		e.noECH = new(answer)
+		if err := e.noECH.pack(c); err != nil {
+			return nil, err
+		}
+	}
+	ttl := cacheTTL(m)
+	if len(e.plain.wire) <= maxCachedWire {
+		e.expires = now + int64(ttl)*1e9
+	}
+	return e, nil
+}
+
+// cacheable reports whether e may be kept in the cache.
+func (e *entry) cacheable() bool { return e.expires > e.stored }
+
+func (a *answer) pack(m *dns.Msg) error {
+	w, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	q, ttls, err := layout(w)
+	if err != nil {
+		return err
+	}
+	a.wire, a.qEnd, a.ttls = w, q, ttls
+	return nil
+}
+
+// normalize turns an upstream response into the form the cache keeps.
+func normalize(m *dns.Msg, lname string, qtype uint16) {
+	m.Id = 0
+	m.Response = true
+	m.Opcode = dns.OpcodeQuery
+	m.Authoritative = false
+	m.Truncated = false
+	m.RecursionDesired = false
+	m.RecursionAvailable = true
+	m.CheckingDisabled = false
+	m.Zero = false
+	m.Compress = true
+	m.Question = []dns.Question{{Name: lname, Qtype: qtype, Qclass: dns.ClassINET}}
+	extra := m.Extra[:0]
+	for _, rr := range m.Extra {
+		switch rr.Header().Rrtype {
+		case dns.TypeOPT, dns.TypeTSIG, dns.TypeSIG:
+			continue
+		}
+		extra = append(extra, rr)
+	}
+	m.Extra = extra
+}
+
+// cacheTTL returns how long m may be kept, in seconds: the least TTL of
+// its records, with an SOA counting as min(TTL, MINIMUM) (RFC 2308); a
+// negative answer without an SOA is not kept.
+func cacheTTL(m *dns.Msg) uint32 {
+	if m.Rcode != dns.RcodeSuccess && m.Rcode != dns.RcodeNameError {
+		return 0
+	}
+	negative := m.Rcode == dns.RcodeNameError || len(m.Answer) == 0
+	ttl, soa := uint32(maxTTL), false
+	for _, sec := range [][]dns.RR{m.Answer, m.Ns, m.Extra} {
+		for _, rr := range sec {
+			t := rr.Header().Ttl
+			if s, ok := rr.(*dns.SOA); ok {
+				soa = true
+				t = min(t, s.Minttl)
+			}
+			ttl = min(ttl, t)
+		}
+	}
+	if negative && !soa {
+		return 0
+	}
+	return ttl
+}
+
+// chainOf returns the hosts that m leads to from qname (lower case FQDN).
+func chainOf(m *dns.Msg, qname string) []string {
+	var out []string
+	cur := qname
+	for range maxChain {
+		next := nextName(m.Answer, cur)
+		if next == "" {
+			break
+		}
+		out = appendHost(out, next)
+		cur = strings.ToLower(next)
+	}
+	for _, rr := range m.Answer {
+		out = appendHost(out, targetOf(rr))
+	}
+	return out
+}
+
+// nextName returns the name that cur is an alias for in ans, or "".
+func nextName(ans []dns.RR, cur string) string {
+	for _, rr := range ans {
+		switch v := rr.(type) {
+		case *dns.CNAME:
+			if strings.EqualFold(v.Hdr.Name, cur) {
+				return v.Target
+			}
+		case *dns.DNAME:
+			owner := strings.ToLower(v.Hdr.Name)
+			if len(cur) > len(owner) && strings.HasSuffix(cur, "."+owner) {
+				return cur[:len(cur)-len(owner)] + v.Target
+			}
+		}
+	}
+	return ""
+}
+
+// targetOf returns the name rr points to, or "".
+func targetOf(rr dns.RR) string {
+	switch v := rr.(type) {
+	case *dns.CNAME:
+		return v.Target
+	case *dns.DNAME:
+		return v.Target
+	case *dns.SVCB:
+		return v.Target
+	case *dns.HTTPS:
+		return v.Target
+	}
+	return ""
+}
+
+func appendHost(out []string, name string) []string {
+	h, _ := hostOf(name)
+	if h == "" {
+		return out
+	}
+	for _, o := range out {
+		if o == h {
+			return out
+		}
+	}
+	return append(out, h)
+}
+
+func addrsOf(m *dns.Msg) []addrTTL {
+	var out []addrTTL
+	for _, rr := range m.Answer {
+		var ip []byte
+		switch v := rr.(type) {
+		case *dns.A:
+			ip = v.A
+		case *dns.AAAA:
+			ip = v.AAAA
+		default:
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl})
+		}
+	}
+	return out
+}

@@ -1,0 +1,216 @@
+package dnsfilter
+
+import (
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/smgate/smgate/allowlist"
+)
+
+// ServeDNS answers one request: it implements dns.Handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	start := s.now()
+	var q query
+	switch rc := q.parse(w, r); rc {
+	case rcodeOK:
+	case rcodeDrop:
+		return
+	default:
+		s.m.query("", rcodeOutcome(rc), "")
+		writeRcode(w, r, &q, rc)
+		return
+	}
+	snap := s.engine.Snapshot()
+	cfg := &snap.Config().DNS
+	if cfg.RateLimit > 0 && !s.lim.allow(q.client, cfg.RateLimit, start.UnixNano()) {
+		s.m.rateLimited.Inc()
+		s.m.query("", outcomeRefused, "")
+		writeRcode(w, r, &q, dns.RcodeRefused)
+		return
+	}
+	if isCanary(q.host) {
+		s.m.query("", outcomeBlocked, string(allowlist.ReasonBypass))
+		writeBlockNX(w, &q, allowlist.ReasonBypass)
+		return
+	}
+	s.resolve(w, r, &q, snap, start)
+}
+
+// resolve answers a well-formed query: decided before going upstream when
+// the name itself is social media, after it (by the chain the answer
+// leads to) when it is not.
+func (s *Server) resolve(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowlist.Snapshot, start time.Time) {
+	cfg := &snap.Config().DNS
+	var d allowlist.Decision
+	social := false
+	if platform, _, bypass := snap.Lookup(q.host); platform != "" || bypass {
+		social, d = true, s.decide(snap, q, q.host, start)
+		if !d.Pass() {
+			s.deny(w, q, cfg, &d, "", start)
+			return
+		}
+	}
+	e, err := s.fetch(q, start.UnixNano())
+	if err != nil {
+		s.log.Debug().Err(err).Msg("upstream failed")
+		if social {
+			_ = s.record(q, &d, "", start)
+		}
+		s.m.query(d.Platform, outcomeServfail, "")
+		writeRcode(w, r, q, dns.RcodeServerFailure)
+		return
+	}
+	via := ""
+	if !social {
+		if via = cloakedBy(snap, e); via != "" {
+			social, d = true, s.decide(snap, q, via, start)
+			s.remember(snap, e, d.Platform, start)
+			if !d.Pass() {
+				s.deny(w, q, cfg, &d, via, start)
+				return
+			}
+		}
+	}
+	if !social {
+		s.pass(w, q, e, cfg, start)
+		return
+	}
+	s.remember(snap, e, d.Platform, start)
+	if err := s.record(q, &d, via, start); err != nil {
+		s.failClosed(w, q, cfg, &d, err)
+		return
+	}
+	a := &e.plain
+	if e.noECH != nil {
+		a = e.noECH
+	}
+	s.m.query(d.Platform, outcomeOf(&d), string(d.Reason))
+	s.writeAnswer(w, q, a, e, start.UnixNano())
+}
+
+// pass answers a name that is no social media, as the upstream did.
+func (s *Server) pass(w dns.ResponseWriter, q *query, e *entry, cfg *allowlist.DNSConfig, start time.Time) {
+	if cfg.LogNotSocial {
+		d := allowlist.Decision{Allow: true, Enforced: true, Reason: allowlist.ReasonAllowedNotSocial, Host: q.host}
+		_ = s.record(q, &d, "", start)
+	}
+	s.m.query("", outcomeAllowed, string(allowlist.ReasonAllowedNotSocial))
+	s.writeAnswer(w, q, &e.plain, e, start.UnixNano())
+}
+
+// decide decides host for q's client. A usage log that cannot take
+// records blocks, in report mode too: no social-media use goes unrecorded.
+func (s *Server) decide(snap *allowlist.Snapshot, q *query, host string, start time.Time) allowlist.Decision {
+	d := snap.Decide(&allowlist.Request{ClientIP: q.client, Host: host, Source: allowlist.SourceDNS, Time: start})
+	if err := s.sink.Healthy(); err != nil {
+		d.Allow, d.Enforced, d.Reason = false, true, allowlist.ReasonPolicyUnavailable
+	}
+	return d
+}
+
+// deny records the blocked decision d and writes the block answer.
+func (s *Server) deny(w dns.ResponseWriter, q *query, cfg *allowlist.DNSConfig, d *allowlist.Decision, via string, start time.Time) {
+	if err := s.record(q, d, via, start); err != nil {
+		s.log.Warn().Err(err).Msg("usage log refused a blocked dns query")
+	}
+	s.m.query(d.Platform, outcomeBlocked, string(d.Reason))
+	writeBlock(w, q, cfg, d.Reason)
+}
+
+// failClosed blocks a query whose record the usage log refused.
+func (s *Server) failClosed(w dns.ResponseWriter, q *query, cfg *allowlist.DNSConfig, d *allowlist.Decision, err error) {
+	s.log.Warn().Err(err).Msg("usage log refused a dns query record: blocked")
+	s.m.query(d.Platform, outcomeBlocked, string(allowlist.ReasonPolicyUnavailable))
+	writeBlock(w, q, cfg, allowlist.ReasonPolicyUnavailable)
+}
+
+// cloakedBy returns the first social-media host (or bypass resolver) that
+// e's chain leads to, or "".
+func cloakedBy(snap *allowlist.Snapshot, e *entry) string {
+	for _, h := range e.chain {
+		if platform, _, bypass := snap.Lookup(h); platform != "" || bypass {
+			return h
+		}
+	}
+	return ""
+}
+
+// remember tells the address memory which platform e's addresses belong
+// to, once per entry and policy generation.
+func (s *Server) remember(snap *allowlist.Snapshot, e *entry, platform string, now time.Time) {
+	if s.addrs == nil || platform == "" || len(e.addrs) == 0 || e.gen.Load() == snap.Gen() {
+		return
+	}
+	e.gen.Store(snap.Gen())
+	age := e.age(now.UnixNano())
+	for _, a := range e.addrs {
+		s.addrs.Remember(a.addr, platform, time.Duration(a.ttl-min(a.ttl, age))*time.Second, now)
+	}
+}
+
+// fetch returns the upstream answer for q's key: from the cache, or from
+// the upstreams with concurrent misses of one key collapsed into one
+// upstream query.
+func (s *Server) fetch(q *query, now int64) (*entry, error) {
+	if e := s.cache.get(q.key, now); e != nil {
+		s.m.cacheHits.Inc()
+		return e, nil
+	}
+	s.m.cacheMisses.Inc()
+	k := q.key
+	return s.flights.do(k, func() (*entry, error) {
+		if e := s.cache.get(k, now); e != nil {
+			return e, nil
+		}
+		pkt, question, err := upstreamQuery(&k)
+		if err != nil {
+			return nil, err
+		}
+		m, err := s.up.exchange(pkt, question)
+		if err != nil {
+			return nil, err
+		}
+		t := s.now().UnixNano()
+		e, err := newEntry(m, k.name, k.qtype, t)
+		if err != nil {
+			return nil, err
+		}
+		s.cache.put(k, e, t)
+		return e, nil
+	})
+}
+
+// upstreamQuery packs the query the filter sends upstream for k, and
+// returns its question section too.
+func upstreamQuery(k *cacheKey) (pkt, question []byte, err error) {
+	m := new(dns.Msg)
+	m.SetQuestion(k.name, k.qtype)
+	m.CheckingDisabled = k.cd
+	m.SetEdns0(EDNSBufferSize, k.do)
+	if pkt, err = m.Pack(); err != nil {
+		return nil, nil, err
+	}
+	end, err := skipName(pkt, headerLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pkt, pkt[headerLen : end+4], nil
+}
+
+func outcomeOf(d *allowlist.Decision) string {
+	if d.Allow {
+		return outcomeAllowed
+	}
+	return outcomeBlocked
+}
+
+func rcodeOutcome(rc int) string {
+	switch rc {
+	case dns.RcodeNotImplemented:
+		return outcomeNotimp
+	case dns.RcodeRefused:
+		return outcomeRefused
+	}
+	return outcomeFormerr
+}

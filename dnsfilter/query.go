@@ -1,0 +1,107 @@
+package dnsfilter
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// Results of parse besides an rcode to answer with.
+const (
+	rcodeDrop = -1 // no answer at all
+	rcodeOK   = -2 // a query to resolve
+)
+
+// query is what the filter reads from one request.
+type query struct {
+	id     uint16
+	name   string // question name as the client wrote it (0x20 case kept)
+	key    cacheKey
+	host   string // hostOf(name): what the name is decided as
+	plain  bool   // name has no escapes: case can be patched on the wire
+	rd     bool
+	ad     bool
+	edns   bool
+	limit  int // largest response the client takes
+	client netip.Addr
+}
+
+// parse reads r, sent by w's client, into q. It returns rcodeOK when r is
+// a query to resolve, otherwise the rcode to answer with, or rcodeDrop.
+func (q *query) parse(w dns.ResponseWriter, r *dns.Msg) int {
+	if r.Response {
+		return rcodeDrop
+	}
+	q.id, q.rd, q.ad = r.Id, r.RecursionDesired, r.AuthenticatedData
+	q.client, q.limit = clientOf(w)
+	if opt := r.IsEdns0(); opt != nil {
+		q.edns, q.key.do = true, opt.Do()
+		if opt.Version() != 0 {
+			return dns.RcodeBadVers
+		}
+		if q.limit < dns.MaxMsgSize {
+			q.limit = min(max(int(opt.UDPSize()), dns.MinMsgSize), EDNSBufferSize)
+		}
+	}
+	if r.Opcode != dns.OpcodeQuery {
+		return dns.RcodeNotImplemented
+	}
+	if len(r.Question) != 1 {
+		return dns.RcodeFormatError
+	}
+	qq := r.Question[0]
+	if qq.Qclass != dns.ClassINET || refusedType(qq.Qtype) {
+		return dns.RcodeRefused
+	}
+	q.name = qq.Name
+	q.key.name = strings.ToLower(qq.Name)
+	q.key.qtype = qq.Qtype
+	q.key.cd = r.CheckingDisabled
+	q.host, q.plain = hostOf(qq.Name)
+	return rcodeOK
+}
+
+// refusedType reports whether qtype is one the filter refuses: ANY (RFC
+// 8482 lets a resolver decline it; REFUSED, as the issue asks and as a
+// filter that cannot decide "every type" at once should), zone transfers
+// and the meta types that are no question.
+func refusedType(t uint16) bool {
+	switch t {
+	case dns.TypeANY, dns.TypeAXFR, dns.TypeIXFR, dns.TypeMAILA, dns.TypeMAILB,
+		dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY, dns.TypeNone:
+		return true
+	}
+	return false
+}
+
+// clientOf returns the client's address and the largest answer its
+// transport takes without EDNS: 512 over UDP, 65535 over TCP.
+func clientOf(w dns.ResponseWriter) (netip.Addr, int) {
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap(), dns.MinMsgSize
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap(), dns.MaxMsgSize
+	}
+	return netip.Addr{}, dns.MinMsgSize
+}
+
+// acceptQuery is the server's first check on a header: answers are
+// ignored, opcodes other than QUERY get NOTIMP (NOTIFY included: the
+// filter is no secondary), and a count of questions other than one, or
+// sections a query does not have, FORMERR.
+func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
+	const qr = 1 << 15
+	if dh.Bits&qr != 0 {
+		return dns.MsgIgnore
+	}
+	if int(dh.Bits>>11)&0xf != dns.OpcodeQuery {
+		return dns.MsgRejectNotImplemented
+	}
+	if dh.Qdcount != 1 || dh.Ancount > 1 || dh.Nscount > 1 || dh.Arcount > 2 {
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
+}

@@ -1,0 +1,34 @@
+package dnsfilter
+
+import (
+	"time"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/logs"
+)
+
+// record writes the usage record of q's decision d. via is the chain
+// target the name was decided as ("" when decided as itself).
+func (s *Server) record(q *query, d *allowlist.Decision, via string, start time.Time) error {
+	r := &logs.Record{
+		Time:        start,
+		Action:      logs.ActionDNSQuery,
+		Outcome:     outcomeOf(d),
+		Reason:      string(d.Reason),
+		Duration:    s.now().Sub(start),
+		User:        d.User,
+		Roles:       d.Roles,
+		Agency:      d.Agency,
+		SourceIP:    q.client,
+		Domain:      q.host,
+		Platform:    d.Platform,
+		Account:     d.Account,
+		Role:        d.Role,
+		Mode:        string(allowlist.SourceDNS),
+		NotEnforced: !d.Enforced && !d.Allow,
+	}
+	if via != "" {
+		r.Message = "cname target " + via
+	}
+	return s.sink.Log(r)
+}
