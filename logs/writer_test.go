@@ -428,3 +428,42 @@ func (b *syncBuffer) String() string {
 }
 
 func zerologTo(w *syncBuffer) zerolog.Logger { return zerolog.New(w) }
+
+// TestWriterDiskFull points the day file at /dev/full, where every write
+// fails with ENOSPC (for root too), then puts a real file back.
+func TestWriterDiskFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	l := newTestLog(t)
+	if err := os.MkdirAll(l.dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", l.path(day1)); err != nil {
+		t.Fatal(err)
+	}
+	w := l.open(t)
+	if err := w.Log(&Record{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("Flush on a full disk: %v", err)
+	}
+	if err := w.Log(&Record{ID: "refused"}); err == nil {
+		t.Error("Log accepted a record on a full disk")
+	}
+	remove(t, l.path(day1))
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush after space came back: %v", err)
+	}
+	if err := w.Log(&Record{ID: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.records(t); len(got) != 2 || got[0].ID != "a" || got[1].ID != "b" {
+		t.Errorf("records %+v", got)
+	}
+	l.mustVerify(t)
+}
