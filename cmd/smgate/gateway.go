@@ -28,6 +28,7 @@ type gateway struct {
 	self   []netip.AddrPort
 	writer *logs.Writer // the sink, for prune and flush; nil in tests of one front door
 	ls     *listeners   // the bound sockets
+	ops    *ops         // metrics, watcher, watchdog, shutdown flag; nil in tests of one front door
 }
 
 // frontDoor is a started listener service.

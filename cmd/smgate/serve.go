@@ -82,6 +82,11 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 	}
 	defer ls.closeAll()
 	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w, ls: ls}
+	stopOps, err := startOps(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	doors, err := startFrontDoors(g, ls)
 	defer shutdownAll(doors, log)
 	if err != nil {

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/logs"
+)
+
+// Limits of admin API requests.
+const (
+	maxBodyBytes = 64 << 10
+	maxReasonLen = 4096
+	maxByLen     = 256
+)
+
+// defaultAPIBy is smgate.by of an API change whose request names no one.
+const defaultAPIBy = "admin-api"
+
+// errorBody is every error answer of the admin API.
+type errorBody struct {
+	Error string `json:"error"`
+	// Suspension is the suspension in force, on 409 for a suspend.
+	Suspension *allowlist.Suspension `json:"suspension,omitempty"`
+	// Problems lists what is wrong with the policy files, on 422 for a reload.
+	Problems []string `json:"problems,omitempty"`
+	// Generation is the policy still in force, on 422 for a reload.
+	Generation uint64 `json:"generation,omitempty"`
+}
+
+// suspendRequest is the body of POST .../{id}/suspend.
+type suspendRequest struct {
+	Reason string `json:"reason"`
+	By     string `json:"by"`
+}
+
+// byRequest is the optional body of POST .../{id}/reinstate and /reload.
+type byRequest struct {
+	By string `json:"by"`
+}
+
+// suspensionBody answers a suspend or a reinstate.
+type suspensionBody struct {
+	Suspension allowlist.Suspension `json:"suspension"`
+}
+
+// reloadBody answers a successful reload.
+type reloadBody struct {
+	Generation uint64   `json:"generation"`
+	Warnings   []string `json:"warnings"`
+}
+
+// statusBody answers GET /api/v1/status.
+type statusBody struct {
+	Gateway     string                 `json:"gateway"`
+	Ready       bool                   `json:"ready"`
+	NotReady    []string               `json:"not_ready,omitempty"`
+	Policy      allowlist.Status       `json:"policy"`
+	Listeners   map[string]string      `json:"listeners"`
+	UsageLog    logStatus              `json:"usage_log"`
+	Suspensions []allowlist.Suspension `json:"suspensions"`
+}
+
+type logStatus struct {
+	Healthy bool   `json:"healthy"`
+	Error   string `json:"error,omitempty"`
+}
+
+// suspensionsBody answers GET /api/v1/suspensions.
+type suspensionsBody struct {
+	Suspensions []allowlist.Suspension `json:"suspensions"`
+}
+
+func (a *admin) status(w http.ResponseWriter, _ *http.Request) {
+	why := notReady(a.g)
+	st := statusBody{
+		Gateway:     a.g.engine.Config().Gateway.Name,
+		Ready:       len(why) == 0,
+		NotReady:    why,
+		Policy:      a.g.engine.Status(),
+		Listeners:   configuredListeners(a.g),
+		UsageLog:    logStatus{Healthy: true},
+		Suspensions: nonNil(a.g.engine.Suspensions()),
+	}
+	if err := a.g.sink.Healthy(); err != nil {
+		st.UsageLog = logStatus{Error: err.Error()}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (a *admin) suspensions(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, suspensionsBody{Suspensions: nonNil(a.g.engine.Suspensions())})
+}
+
+// reload loads the policy files again. Broken files answer 422 with the
+// problems; the last good policy stays in force.
+func (a *admin) reload(w http.ResponseWriter, r *http.Request) {
+	var req byRequest
+	if !decodeBody(w, r, &req, false) || !validBy(w, req.By) {
+		return
+	}
+	l, err := reload(a.g, orDefault(req.By, defaultAPIBy))
+	a.flush()
+	if err != nil {
+		writeJSON(w, http.StatusUnprocessableEntity, errorBody{
+			Error:      "reload failed: the last good policy stays in force",
+			Problems:   problemList(err),
+			Generation: a.g.engine.Snapshot().Gen(),
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, reloadBody{Generation: l.Snapshot.Gen(), Warnings: problemText(l.Warnings)})
+}
+
+// suspend suspends {scope}/{id}. The engine persists the suspension before
+// it takes effect; the usage record is fsynced before the answer.
+func (a *admin) suspend(w http.ResponseWriter, r *http.Request) {
+	sc, id, ok := target(w, r)
+	var req suspendRequest
+	if !ok || !decodeBody(w, r, &req, true) || !validBy(w, req.By) {
+		return
+	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	switch {
+	case req.Reason == "":
+		writeError(w, http.StatusBadRequest, `"reason" is required: say why, it goes to the usage log`)
+		return
+	case len(req.Reason) > maxReasonLen:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"reason" is longer than %d bytes`, maxReasonLen))
+		return
+	}
+	s, err := a.g.engine.Suspend(sc, id, req.Reason, orDefault(req.By, defaultAPIBy))
+	if err != nil {
+		a.changeFailed(w, err, s)
+		return
+	}
+	a.recordChange(w, logs.ActionSuspend, s, s.By)
+}
+
+// reinstate lifts the suspension of {scope}/{id}: 404 when the policy has
+// no such target and it is not suspended, 409 when it is not suspended.
+func (a *admin) reinstate(w http.ResponseWriter, r *http.Request) {
+	sc, id, ok := target(w, r)
+	var req byRequest
+	if !ok || !decodeBody(w, r, &req, false) || !validBy(w, req.By) {
+		return
+	}
+	by := orDefault(req.By, defaultAPIBy)
+	s, err := a.g.engine.Reinstate(sc, id, by)
+	if errors.Is(err, allowlist.ErrNotSuspended) && !targetKnown(a.g.engine.Snapshot(), sc, id) {
+		err = fmt.Errorf("%s %q: %w", sc, id, allowlist.ErrNotFound)
+	}
+	if err != nil {
+		a.changeFailed(w, err, s)
+		return
+	}
+	a.recordChange(w, logs.ActionReinstate, s, by)
+}
+
+// changeFailed answers a failed suspend or reinstate.
+func (a *admin) changeFailed(w http.ResponseWriter, err error, s allowlist.Suspension) {
+	switch {
+	case errors.Is(err, allowlist.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, allowlist.ErrAlreadySuspended):
+		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error(), Suspension: &s})
+	case errors.Is(err, allowlist.ErrNotSuspended):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		a.g.log.Error().Err(err).Msg("admin api: suspension change failed")
+		writeError(w, http.StatusInternalServerError, "the change was not made: "+err.Error())
+	}
+}
+
+// recordChange writes the usage record of a suspend or reinstate, waits
+// until it is durable and answers with the suspension. The change is in
+// force already; a record that cannot be written is a 500 that says so.
+func (a *admin) recordChange(w http.ResponseWriter, action string, s allowlist.Suspension, by string) {
+	r := &logs.Record{Action: action, Outcome: logs.OutcomeSuccess, By: by,
+		Target: string(s.Scope) + ":" + s.ID, Message: s.Reason}
+	switch s.Scope {
+	case allowlist.ScopeAgency:
+		r.Agency = s.ID
+	case allowlist.ScopePlatform:
+		r.Platform = s.ID
+	case allowlist.ScopeAccount:
+		r.Account = s.ID
+	}
+	err := a.g.sink.Log(r)
+	if err == nil && a.g.writer != nil {
+		err = a.g.writer.Flush()
+	}
+	if err != nil {
+		a.g.log.Error().Err(err).Str("action", action).Str("target", r.Target).Msg("admin api: change in force but not recorded in the usage log")
+		writeJSON(w, http.StatusInternalServerError, errorBody{
+			Error:      fmt.Sprintf("%s is in force, but its usage record could not be written: %v", action, err),
+			Suspension: &s,
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, suspensionBody{Suspension: s})
+}
+
+// flush makes the records written so far durable; a failure is logged by
+// the writer and shows in readiness.
+func (a *admin) flush() {
+	if a.g.writer != nil {
+		_ = a.g.writer.Flush()
+	}
+}
+
+// target parses {scope} and {id} of the path, answering 404 for a scope
+// other than agencies, platforms or accounts.
+func target(w http.ResponseWriter, r *http.Request) (allowlist.Scope, string, bool) {
+	name := r.PathValue("scope")
+	if !slices.Contains([]string{"agencies", "platforms", "accounts"}, name) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: unknown scope %q (want agencies, platforms or accounts)", name))
+		return "", "", false
+	}
+	sc, _ := allowlist.ParseScope(name)
+	return sc, r.PathValue("id"), true
+}
+
+// targetKnown reports whether the policy of s has the target.
+func targetKnown(s *allowlist.Snapshot, sc allowlist.Scope, id string) bool {
+	p := s.Policy()
+	switch sc {
+	case allowlist.ScopeAgency:
+		return s.AgencyName(id) != ""
+	case allowlist.ScopePlatform:
+		return slices.ContainsFunc(p.Catalogue.Platforms, func(x allowlist.Platform) bool { return x.ID == id })
+	case allowlist.ScopeAccount:
+		return slices.ContainsFunc(p.Registry.Accounts, func(x allowlist.Account) bool { return x.ID == id })
+	}
+	return false
+}
+
+// decodeBody decodes the JSON object of r into dst, refusing unknown
+// fields, trailing data and bodies over maxBodyBytes. An empty body is
+// accepted unless required. It answers the error itself and returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any, required bool) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if errors.Is(err, io.EOF) && !required {
+		return true
+	}
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("unexpected data after the JSON object")
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", maxBodyBytes))
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, "request body is empty: want a JSON object")
+	default:
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+	}
+	return false
+}
+
+// validBy answers 400 and returns false when by is too long.
+func validBy(w http.ResponseWriter, by string) bool {
+	if len(by) > maxByLen {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"by" is longer than %d bytes`, maxByLen))
+		return false
+	}
+	return true
+}
+
+// problemList returns the problems of err, or err itself, as strings.
+func problemList(err error) []string {
+	if ps := allowlist.AsProblems(err); len(ps) > 0 {
+		return problemText(ps)
+	}
+	return []string{err.Error()}
+}
+
+// problemText returns ps as strings, never nil.
+func problemText(ps allowlist.Problems) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Error()
+	}
+	return out
+}
+
+func orDefault(s, def string) string {
+	if s = strings.TrimSpace(s); s == "" {
+		return def
+	}
+	return s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, errorBody{Error: msg})
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"os"
+	"time"
+)
+
+// watchInterval is how often serve looks at the policy files.
+const watchInterval = 2 * time.Second
+
+// watchBy is smgate.by of the reloads the watcher makes.
+const watchBy = "file watcher"
+
+// watcher reloads the policy when the gateway file or a policy file it
+// names changes. It polls size, modification time and file identity
+// (inode), so that an edit in place and an atomic rename are both seen,
+// without a dependency. A change is acted on once the files have been
+// quiet for one interval, so that an editor's or a deploy's several
+// writes make one reload.
+type watcher struct {
+	g        *gateway
+	interval time.Duration
+	last     map[string]fileState
+	pending  []string // files changed since the last reload
+}
+
+// fileState is what the watcher compares; a missing file has a nil info.
+type fileState struct {
+	info os.FileInfo
+}
+
+func newWatcher(g *gateway, interval time.Duration) *watcher {
+	return &watcher{g: g, interval: interval}
+}
+
+// run polls until ctx ends.
+func (w *watcher) run(ctx context.Context) {
+	w.last = w.scan()
+	t := time.NewTicker(w.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.tick()
+		}
+	}
+}
+
+// tick compares the files with the last poll, and reloads once changed
+// files have stayed unchanged for one interval.
+func (w *watcher) tick() {
+	cur := w.scan()
+	changed := changedFiles(w.last, cur)
+	w.last = cur
+	if len(changed) > 0 {
+		w.pending = append(w.pending, changed...)
+		return
+	}
+	if len(w.pending) == 0 {
+		return
+	}
+	w.g.log.Info().Strs("files", w.pending).Msg("policy files changed; reloading")
+	w.pending = nil
+	if _, err := reload(w.g, watchBy); err == nil {
+		w.last = w.scan() // the reload may name other policy files
+	}
+}
+
+// paths returns the gateway file and the policy files of the config in
+// force.
+func (w *watcher) paths() []string {
+	cfg := w.g.engine.Config()
+	var out []string
+	for _, p := range []string{cfg.Path, cfg.Policy.Platforms, cfg.Policy.Registry, cfg.Policy.Directory} {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (w *watcher) scan() map[string]fileState {
+	out := map[string]fileState{}
+	for _, p := range w.paths() {
+		fi, err := os.Stat(p)
+		if err != nil {
+			fi = nil
+		}
+		out[p] = fileState{info: fi}
+	}
+	return out
+}
+
+// changedFiles returns the files whose state differs between a and b.
+func changedFiles(a, b map[string]fileState) []string {
+	var out []string
+	for p, s := range b {
+		if old, ok := a[p]; !ok || !old.same(s) {
+			out = append(out, p)
+		}
+	}
+	for p := range a {
+		if _, ok := b[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// same reports whether s and t describe the same file content as far as
+// a stat tells: existence, size, modification time and identity.
+func (s fileState) same(t fileState) bool {
+	if s.info == nil || t.info == nil {
+		return s.info == nil && t.info == nil
+	}
+	return s.info.Size() == t.info.Size() && s.info.ModTime().Equal(t.info.ModTime()) && os.SameFile(s.info, t.info)
+}
