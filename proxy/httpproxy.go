@@ -1,0 +1,297 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/elazarl/goproxy"
+	"github.com/rs/zerolog"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/logs"
+)
+
+// newTransport returns the upstream transport: many idle connections per
+// host (goproxy's default keeps net/http's 2, which caps plain-HTTP
+// throughput), certificates verified (goproxy's default skips it), no
+// environment proxy, and every dial through the checked dialer.
+func (s *Server) newTransport(tlsConf *tls.Config) *http.Transport {
+	if tlsConf == nil {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	tlsConf = tlsConf.Clone()
+	tlsConf.InsecureSkipVerify = false
+	return &http.Transport{
+		DialContext:            s.transportDial,
+		TLSClientConfig:        tlsConf,
+		TLSHandshakeTimeout:    tlsHandshake,
+		MaxIdleConns:           maxIdle,
+		MaxIdleConnsPerHost:    maxIdlePerHost,
+		IdleConnTimeout:        upstreamIdle,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true, // pass the client's Accept-Encoding and the body through
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+}
+
+// newGoproxy returns the goproxy server that forwards absolute-form
+// requests, with the decision as its request handler.
+func (s *Server) newGoproxy() *goproxy.ProxyHttpServer {
+	gp := goproxy.NewProxyHttpServer()
+	gp.Tr = s.tr
+	gp.ConnectDial = nil
+	gp.Logger = printfLogger{s.log}
+	gp.KeepAcceptEncoding = true
+	gp.NonproxyHandler = http.HandlerFunc(s.serveDirect)
+	gp.OnRequest().DoFunc(s.onRequest)
+	return gp
+}
+
+// newFlow starts the flow of request r.
+func (s *Server) newFlow(r *http.Request, action string) *flow {
+	f := &flow{id: s.ids.next(), start: s.now(), action: action, method: r.Method,
+		client: clientAddr(r.RemoteAddr)}
+	f.req = allowlist.Request{ClientIP: f.client, Source: allowlist.SourceExplicit, Time: f.start}
+	return f
+}
+
+// onRequest decides an absolute-form request. A request that must not go
+// on gets its answer here; one that goes on carries its flow to
+// roundTrip.
+func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Request, *http.Response) {
+	snap := s.engine.Snapshot()
+	f := s.newFlow(r, logs.ActionHTTPRequest)
+	authz := r.Header.Get("Proxy-Authorization")
+	r.Header.Del("Proxy-Authorization") // never upstream, whatever happens next
+	host, port, ok := httpTarget(r.URL)
+	name, ip, err := allowlist.NormalizeHost(host)
+	if !ok || err != nil {
+		s.m.refused.WithLabelValues("bad_request").Inc()
+		p := gatewayPage(http.StatusBadRequest, "", explainBadRequest, f.id, snap.Config().Gateway.Name, f.start)
+		return r, p.response(r, wantsHTML(r.Header.Get("Accept")))
+	}
+	f.path = r.URL.Path
+	f.req.Host, f.req.Port, f.req.Path = name, port, r.URL.Path
+	f.req.Action = allowlist.ActionFor(r.Method, r.Header.Get("Content-Type"))
+	s.addrPlatform(&f.req, ip, f.start)
+	s.checkHostHeader(f, r, name)
+	v := s.decide(f, snap, authz)
+	s.count(f)
+	if v != verdictForward {
+		return r, s.answerHTTP(f, snap, r, v)
+	}
+	r.URL.Host = hostPort(name, r.URL.Port())
+	r.Host = "" // the Host upstream is the host decided on
+	ctx.UserData = f
+	ctx.RoundTripper = goproxy.RoundTripperFunc(s.roundTrip)
+	return r, nil
+}
+
+// httpTarget returns the host and port of an absolute http or https URL.
+func httpTarget(u *url.URL) (string, uint16, bool) {
+	var port uint16
+	switch u.Scheme {
+	case "http":
+		port = 80
+	case "https":
+		port = 443
+	default:
+		return "", 0, false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || n == 0 {
+			return "", 0, false
+		}
+		port = uint16(n)
+	}
+	h := u.Hostname()
+	return h, port, h != ""
+}
+
+// hostPort joins a normalised host and an optional port.
+func hostPort(host, port string) string {
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+		host = "[" + host + "]"
+	}
+	if port == "" {
+		return host
+	}
+	return host + ":" + port
+}
+
+// answerHTTP records a request that does not go upstream and returns its
+// answer: a block page, a 407 challenge or a 429.
+func (s *Server) answerHTTP(f *flow, snap *allowlist.Snapshot, r *http.Request, v verdict) *http.Response {
+	f.status = verdictStatus(v)
+	if err := s.logFlow(f); err != nil && f.d.Social {
+		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)
+	}
+	resp := s.decisionPage(f, snap, f.status).response(r, wantsHTML(r.Header.Get("Accept")))
+	setVerdictHeaders(resp.Header, f, v)
+	return resp
+}
+
+func verdictStatus(v verdict) int {
+	switch v {
+	case verdictChallenge:
+		return http.StatusProxyAuthRequired
+	case verdictLimited:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusForbidden
+}
+
+func setVerdictHeaders(h http.Header, f *flow, v verdict) {
+	switch v {
+	case verdictChallenge:
+		h.Set("Proxy-Authenticate", `Basic realm="smgate"`)
+	case verdictLimited:
+		h.Set("Retry-After", strconv.Itoa(int(f.retry/time.Second)+1))
+	}
+}
+
+// roundTrip sends a decided request upstream. It always returns a
+// response: upstream failures become pages, never internal error text.
+func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Response, error) {
+	f, _ := ctx.UserData.(*flow)
+	if f == nil {
+		return s.tr.RoundTrip(req)
+	}
+	if f.record {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(ci httptrace.GotConnInfo) { f.dest = remoteAddrPort(ci.Conn) },
+		}))
+	}
+	track := f.d.Social
+	if track {
+		c, cancel := context.WithCancel(req.Context())
+		req = req.WithContext(c)
+		f.setCut(cancel)
+		s.tracker.add(f)
+	}
+	t0 := time.Now()
+	resp, err := s.tr.RoundTrip(req)
+	s.m.upstream.Observe(time.Since(t0).Seconds())
+	if err != nil {
+		if track {
+			s.tracker.done(f)
+		}
+		return s.upstreamFailed(f, req, err), nil
+	}
+	f.status = resp.StatusCode
+	if err := s.logFlow(f); err != nil && f.d.Social {
+		_ = resp.Body.Close()
+		if track {
+			s.tracker.done(f)
+		}
+		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)
+		return s.decisionPage(f, s.engine.Snapshot(), http.StatusForbidden).response(req, wantsHTML(req.Header.Get("Accept"))), nil
+	}
+	if track {
+		resp.Body = untrackBody(resp.Body, func() { s.tracker.done(f) })
+	}
+	return resp, nil
+}
+
+// upstreamFailed records a request whose upstream could not be reached and
+// returns the page for it: 403 for a refused destination, 504 for a
+// timeout, 502 otherwise, 400 for a host that cannot be dialled.
+func (s *Server) upstreamFailed(f *flow, req *http.Request, err error) *http.Response {
+	snap := s.engine.Snapshot()
+	p := s.failurePage(f, snap, err)
+	f.status = p.Status
+	_ = s.logFlow(f)
+	return p.response(req, wantsHTML(req.Header.Get("Accept")))
+}
+
+// failurePage returns the page of a failed dial or round trip and notes
+// the failure in the flow's record.
+func (s *Server) failurePage(f *flow, snap *allowlist.Snapshot, err error) *page {
+	status, explain, cause := http.StatusBadGateway, explainBadGateway, "upstream_error"
+	var de *dialError
+	switch {
+	case errors.As(err, &de) && de.kind == dialRefused:
+		status, explain, cause = http.StatusForbidden, explainRefused, "destination_refused"
+	case errors.As(err, &de) && de.kind == dialBadHost:
+		status, explain, cause = http.StatusBadRequest, explainBadRequest, "bad_request"
+	case errors.As(err, &de) && de.kind == dialNoName:
+		explain, cause = explainNoName, "no_such_name"
+	case classify(err, dialFailed) == dialTimeout:
+		status, explain, cause = http.StatusGatewayTimeout, explainTimeout, "upstream_timeout"
+	}
+	s.m.refused.WithLabelValues(cause).Inc()
+	f.message = "gateway: " + cause
+	s.log.Info().Str(fieldID, f.id).Str(fieldHost, f.req.Host).Str(fieldCause, cause).Err(err).Msg("upstream failed")
+	return gatewayPage(status, f.req.Host, explain, f.id, snap.Config().Gateway.Name, f.start)
+}
+
+// logFlow writes the flow's usage record when it has one.
+func (s *Server) logFlow(f *flow) error {
+	if !f.record {
+		return nil
+	}
+	if err := s.sink.Log(f.toRecord(s.now())); err != nil {
+		s.log.Error().Err(err).Str(fieldID, f.id).Msg("usage log refused a record")
+		return err
+	}
+	return nil
+}
+
+// count counts a decision.
+func (s *Server) count(f *flow) {
+	s.m.requests.WithLabelValues(string(allowlist.SourceExplicit), f.d.Platform, f.outcome(), string(f.d.Reason)).Inc()
+}
+
+func remoteAddrPort(c net.Conn) netip.AddrPort {
+	if c == nil {
+		return netip.AddrPort{}
+	}
+	ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// untrackBody calls done once when the body is closed. A body that is
+// also a writer (a 101 Switching Protocols upgrade) stays one.
+func untrackBody(b io.ReadCloser, done func()) io.ReadCloser {
+	t := &trackedBody{ReadCloser: b, done: done}
+	if w, ok := b.(io.Writer); ok {
+		return trackedRWBody{t, w}
+	}
+	return t
+}
+
+type trackedBody struct {
+	io.ReadCloser
+	done func()
+	once sync.Once
+}
+
+func (b *trackedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.done)
+	return err
+}
+
+type trackedRWBody struct {
+	*trackedBody
+	io.Writer
+}
+
+// printfLogger sends goproxy's messages to the operational log at debug
+// level.
+type printfLogger struct{ log zerolog.Logger }
+
+func (p printfLogger) Printf(format string, v ...any) {
+	p.log.Debug().Msgf(format, v...)
+}

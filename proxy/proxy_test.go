@@ -1,0 +1,29 @@
+package proxy
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/smgate/smgate/logs"
+)
+
+func TestAllowedHTTP(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	c := e.client("jsmith", "secret", "")
+	resp, body := e.do(c, "GET", "http://facebook.com:"+portOf(e.origin.addr)+"/CTDCF", nil)
+	if resp.StatusCode != http.StatusOK || body != "hello from origin /CTDCF" {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	reqs := e.origin.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("origin got %d requests", len(reqs))
+	}
+	if h := reqs[0].Header.Get("Proxy-Authorization"); h != "" {
+		t.Errorf("Proxy-Authorization reached the origin: %q", h)
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Action == logs.ActionHTTPRequest })
+	if r.Reason != "allowed-grant" || r.User != "jsmith" || r.Account != "dcf-facebook" || r.Status != 200 ||
+		r.Domain != "facebook.com" || r.Path != "/CTDCF" || r.DestIP.String() != "127.0.0.1" {
+		t.Errorf("record %+v", r)
+	}
+}

@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"sync"
+	"time"
+)
+
+// failLimiter is a token bucket per key (a client address or a user name)
+// spent by failed authentications: when a key's bucket is empty the proxy
+// refuses to run bcrypt for it until a token has come back. It holds at
+// most max keys.
+type failLimiter struct {
+	burst float64
+	every time.Duration // one token comes back per every
+	max   int
+
+	mu sync.Mutex
+	m  map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newFailLimiter(burst int, every time.Duration, max int) *failLimiter {
+	return &failLimiter{burst: float64(burst), every: every, max: max, m: map[string]*bucket{}}
+}
+
+// limited reports whether key has no failure left, and how long until it
+// has one.
+func (l *failLimiter) limited(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		return false, 0
+	}
+	l.refill(b, now)
+	if b.tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration((1 - b.tokens) * float64(l.every))
+}
+
+// failed spends a token of key.
+func (l *failLimiter) failed(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		if len(l.m) >= l.max {
+			l.evictLocked(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.m[key] = b
+	}
+	l.refill(b, now)
+	b.tokens = max(b.tokens-1, 0)
+}
+
+func (l *failLimiter) refill(b *bucket, now time.Time) {
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(l.burst, b.tokens+float64(d)/float64(l.every))
+		b.at = now
+	}
+}
+
+// evictLocked drops the buckets that are full again, or, when none is, an
+// eighth of the map. l.mu must be held.
+func (l *failLimiter) evictLocked(now time.Time) {
+	n := 0
+	for k, b := range l.m {
+		if l.refill(b, now); b.tokens >= l.burst {
+			delete(l.m, k)
+			n++
+		}
+	}
+	for k := range l.m {
+		if n > l.max/8 {
+			break
+		}
+		delete(l.m, k)
+		n++
+	}
+}
