@@ -39,9 +39,9 @@ type envConfig struct {
 	logNotSocial bool
 	maxConns     int
 	dialTimeout  string
-	resolver     Resolver    // nil = the env's DNS server through resolver.upstreams
-	sink         logs.Sink   // nil = the env's memSink
-	self         []string    // extra Self addresses; "0.0.0.0:PROXY" is expanded
+	resolver     Resolver  // nil = the env's DNS server through resolver.upstreams
+	sink         logs.Sink // nil = the env's memSink
+	self         []string  // extra Self addresses; "0.0.0.0:PROXY" is expanded
 	mutate       func(*Options)
 }
 
@@ -75,7 +75,7 @@ func newEnv(t *testing.T, c envConfig) *env {
 		"facebook.com": "127.0.0.1", "instagram.com": "127.0.0.1", "x.com": "127.0.0.1",
 		"youtube.com": "127.0.0.1", "tiktok.com": "127.0.0.1", "xn--bcher-kva.example": "127.0.0.1",
 		"example.test": "127.0.0.1", "example.com": "127.0.0.1", "selfname.test": "127.0.0.1",
-		"denied.test": "127.0.0.2", "dns.google": "127.0.0.1",
+		"denied.test": "127.0.0.2", "dns.google": "127.0.0.1", "m.facebook.com": "127.0.0.2",
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

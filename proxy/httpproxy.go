@@ -198,6 +198,9 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)
 		return s.decisionPage(f, s.engine.Snapshot(), http.StatusForbidden).response(req, wantsHTML(req.Header.Get("Accept"))), nil
 	}
+	if f.record {
+		resp.Header.Set(headerRequestID, f.id)
+	}
 	if track {
 		resp.Body = untrackBody(resp.Body, func() { s.tracker.done(f) })
 	}

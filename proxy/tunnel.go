@@ -10,7 +10,10 @@ import (
 	"github.com/smgate/smgate/allowlist"
 )
 
-var connectOK = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
+var (
+	connectOK   = []byte("HTTP/1.1 200 Connection established\r\n\r\n")
+	connectOKID = "HTTP/1.1 200 Connection established\r\n" + headerRequestID + ": "
+)
 
 // tunnel hijacks the client connection of an allowed CONNECT and copies
 // bytes both ways until either side closes, the policy cuts it or the
@@ -37,7 +40,7 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 	}()
 	s.recheck(f, snap)
 	_ = client.SetDeadline(time.Time{})
-	if _, err := client.Write(connectOK); err != nil {
+	if _, err := client.Write(s.connectReply(f)); err != nil {
 		return
 	}
 	if n := brw.Reader.Buffered(); n > 0 { // bytes the client sent right after CONNECT
@@ -58,6 +61,15 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 	}()
 	f.destBytes = copyHalf(c, u, closeBoth)
 	f.srcBytes += <-toUp
+}
+
+// connectReply is the 200 answer to a CONNECT, naming the request id when
+// the tunnel has a usage record.
+func (s *Server) connectReply(f *flow) []byte {
+	if !f.record {
+		return connectOK
+	}
+	return []byte(connectOKID + f.id + "\r\n\r\n")
 }
 
 // recheck re-decides a tunnel when the policy was swapped between its
