@@ -114,6 +114,13 @@ func normalize(m *dns.Msg, lname string, qtype uint16) {
 		extra = append(extra, rr)
 	}
 	m.Extra = extra
+	if m.Rcode == dns.RcodeNameError || len(m.Answer) == 0 {
+		for _, rr := range m.Ns { // the negative TTL, as RFC 2308 5 serves it
+			if s, ok := rr.(*dns.SOA); ok {
+				s.Hdr.Ttl = min(s.Hdr.Ttl, s.Minttl)
+			}
+		}
+	}
 }
 
 // cacheTTL returns how long m may be kept, in seconds: the least TTL of
