@@ -78,8 +78,8 @@ func TestMalformedPackets(t *testing.T) {
 		{},
 		{0x12},
 		make([]byte, 11),
-		append(append([]byte{}, good[:12]...), 0xff, 0xff), // question cut
-		append(append([]byte{}, good[:12]...), 0xc0, 0x0c, 0, 1, 0, 1), // pointer loop
+		append(append([]byte{}, good[:12]...), 0xff, 0xff),                         // question cut
+		append(append([]byte{}, good[:12]...), 0xc0, 0x0c, 0, 1, 0, 1),             // pointer loop
 		func() []byte { b := append([]byte{}, good...); b[2] |= 0x80; return b }(), // a response
 	}
 	buf := make([]byte, 4096)
