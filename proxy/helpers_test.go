@@ -465,3 +465,49 @@ func mustAddrPort(t *testing.T, s string) netip.AddrPort {
 	}
 	return ap
 }
+
+// rewritePolicy replaces old by new in a policy file of the env and
+// reloads.
+func (e *env) rewritePolicy(t *testing.T, file, old, new string) {
+	t.Helper()
+	p := filepath.Join(e.dir, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s has no %q", file, old)
+	}
+	if err := os.WriteFile(p, bytes.ReplaceAll(b, []byte(old), []byte(new)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.engine.Reload(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pipeline writes requests on one connection and reads every response.
+func (e *env) pipeline(requests string) []*http.Response {
+	e.t.Helper()
+	c, err := net.Dial("tcp", e.proxy)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, requests); err != nil {
+		e.t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	var out []*http.Response
+	for range strings.Count(requests, " HTTP/1.1\r\n") {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			e.t.Fatalf("response %d: %v", len(out), err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		out = append(out, resp)
+	}
+	return out
+}

@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"net"
-	"net/netip"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"sync/atomic"
