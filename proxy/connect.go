@@ -17,9 +17,11 @@ import (
 func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	snap := s.engine.Snapshot()
 	f := s.newFlow(r, logs.ActionConnect)
+	takeScan(r)
 	host, port, ok := connectTarget(r.URL.Host)
 	name, ip, err := allowlist.NormalizeHost(host)
 	if !ok || err != nil {
+		resumeScan(r)
 		s.m.refused.WithLabelValues("bad_request").Inc()
 		gatewayPage(http.StatusBadRequest, "", "A CONNECT request needs a host and a port (host:port).",
 			f.id, snap.Config().Gateway.Name, f.start).write(w, false)
@@ -31,13 +33,14 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	v := s.decide(f, snap, r.Header.Get("Proxy-Authorization"))
 	s.count(f)
 	if v != verdictForward {
-		s.answerConnect(w, f, snap, v)
+		s.answerConnect(w, r, f, snap, v)
 		return
 	}
 	t0 := s.now()
 	up, err := s.dial(r.Context(), snap, name, port)
 	s.m.upstream.Observe(s.now().Sub(t0).Seconds())
 	if err != nil {
+		resumeScan(r)
 		p := s.failurePage(f, snap, err)
 		f.status = p.Status
 		_ = s.logFlow(f)
@@ -64,7 +67,8 @@ func connectTarget(authority string) (string, uint16, bool) {
 
 // answerConnect records a CONNECT that does not go through and answers it:
 // 403 with the reason in X-Smgate-Reason and a text body, 407 or 429.
-func (s *Server) answerConnect(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot, v verdict) {
+func (s *Server) answerConnect(w http.ResponseWriter, r *http.Request, f *flow, snap *allowlist.Snapshot, v verdict) {
+	resumeScan(r)
 	f.status = verdictStatus(v)
 	if err := s.logFlow(f); err != nil && f.d.Social {
 		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)

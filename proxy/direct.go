@@ -7,6 +7,7 @@ import (
 // serveDirect answers a request made to the proxy itself rather than
 // through it: the PAC file, or a short page saying what this is.
 func (s *Server) serveDirect(w http.ResponseWriter, r *http.Request) {
+	takeScan(r)
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		(r.URL.Path == "/proxy.pac" || r.URL.Path == "/wpad.dat") {
 		s.servePAC(w, r)

@@ -67,6 +67,14 @@ func (f *flow) toRecord(end time.Time) *logs.Record {
 	return r
 }
 
+// note adds a remark to the record's message.
+func (f *flow) note(msg string) {
+	if f.message != "" {
+		f.message += "; "
+	}
+	f.message += msg
+}
+
 // setCut installs the function that ends the open flow.
 func (f *flow) setCut(fn func()) {
 	f.cutMu.Lock()

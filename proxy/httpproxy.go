@@ -76,6 +76,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	host, port, ok := httpTarget(r.URL)
 	name, ip, err := allowlist.NormalizeHost(host)
 	if !ok || err != nil {
+		takeScan(r)
 		s.m.refused.WithLabelValues("bad_request").Inc()
 		p := gatewayPage(http.StatusBadRequest, "", explainBadRequest, f.id, snap.Config().Gateway.Name, f.start)
 		return r, p.response(r, wantsHTML(r.Header.Get("Accept")))
@@ -84,8 +85,8 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	f.req.Host, f.req.Port, f.req.Path = name, port, r.URL.Path
 	f.req.Action = allowlist.ActionFor(r.Method, r.Header.Get("Content-Type"))
 	s.addrPlatform(&f.req, ip, f.start)
-	s.checkHostHeader(f, r, name)
 	v := s.decide(f, snap, authz)
+	s.checkHostHeader(f, r, snap)
 	s.count(f)
 	if v != verdictForward {
 		return r, s.answerHTTP(f, snap, r, v)
@@ -234,7 +235,7 @@ func (s *Server) failurePage(f *flow, snap *allowlist.Snapshot, err error) *page
 		status, explain, cause = http.StatusGatewayTimeout, explainTimeout, "upstream_timeout"
 	}
 	s.m.refused.WithLabelValues(cause).Inc()
-	f.message = "gateway: " + cause
+	f.note("gateway: " + cause)
 	s.log.Info().Str(fieldID, f.id).Str(fieldHost, f.req.Host).Str(fieldCause, cause).Err(err).Msg("upstream failed")
 	return gatewayPage(status, f.req.Host, explain, f.id, snap.Config().Gateway.Name, f.start)
 }

@@ -38,6 +38,16 @@ type limitConn struct {
 	net.Conn
 	s    *Server
 	once sync.Once
+	scan hostScanner
+}
+
+// Read feeds what the server reads to the Host header scanner.
+func (c *limitConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.scan.feed(p[:n])
+	}
+	return n, err
 }
 
 func (c *limitConn) Close() error {

@@ -94,6 +94,10 @@ func New(o Options) (*Server, error) {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          log.New(debugWriter{s.log}, "", 0),
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		ConnContext:       connContext,
+		// Every request reaches the handler, so that the Host header
+		// scanner's queue stays in step with the requests.
+		DisableGeneralOptionsHandler: true,
 	}
 	o.Engine.OnSwap(s.onSwap)
 	return s, nil

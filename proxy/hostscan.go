@@ -1,0 +1,207 @@
+package proxy
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+)
+
+// hostScanner follows the HTTP/1.1 framing of the bytes a client
+// connection sends, as net/http reads them, and keeps for each request its
+// method, request target and Host header. net/http drops the Host header
+// of an absolute-form request before the handler sees it; the proxy uses
+// the scanner's copy only to log a Host header that disagrees with the URI
+// it decided on, never to decide. When the framing cannot be followed (a
+// protocol upgrade, a CONNECT that became a tunnel, an oversized line, a
+// malformed length) the scanner stops and reports nothing more.
+type hostScanner struct {
+	mu    sync.Mutex
+	state scanState
+	line  []byte
+	left  int64 // body or chunk bytes still to skip
+	cur   scannedHead
+	queue []scannedHead
+}
+
+// scannedHead is what the scanner kept of one request header.
+type scannedHead struct {
+	method, target string
+	host           string
+	hasHost        bool
+	first          bool // request line read
+	chunked        bool
+	length         int64
+	upgrade        bool
+}
+
+type scanState uint8
+
+const (
+	scanHead       scanState = iota // reading a request line or header line
+	scanBody                        // skipping a fixed-length body
+	scanChunkSize                   // reading a chunk-size line
+	scanChunkData                   // skipping chunk data and its CRLF
+	scanTrailer                     // reading trailer lines
+	scanPaused                      // after a CONNECT, until resumed
+	scanLost                        // framing not followed any more
+	maxScanLine    = 16 << 10
+	maxScanQueue   = 64
+	chunkDataExtra = 2 // the CRLF after chunk data
+)
+
+// feed scans bytes read from the connection.
+func (s *hostScanner) feed(p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(p) > 0 && s.state != scanLost {
+		switch s.state {
+		case scanBody, scanChunkData:
+			n := min(int64(len(p)), s.left)
+			p, s.left = p[n:], s.left-n
+			if s.left == 0 && s.state == scanBody {
+				s.state = scanHead
+			} else if s.left == 0 {
+				s.state = scanChunkSize
+			}
+		case scanPaused:
+			s.state = scanLost // bytes before the CONNECT was answered
+		default:
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				s.appendLine(p)
+				return
+			}
+			s.appendLine(p[:i])
+			p = p[i+1:]
+			s.endLine()
+			s.line = s.line[:0]
+		}
+	}
+}
+
+func (s *hostScanner) appendLine(p []byte) {
+	if len(s.line)+len(p) > maxScanLine {
+		s.state = scanLost
+		return
+	}
+	s.line = append(s.line, p...)
+}
+
+// endLine handles one complete line (without its LF) in a line state.
+func (s *hostScanner) endLine() {
+	line := bytes.TrimSuffix(s.line, []byte("\r"))
+	switch s.state {
+	case scanHead:
+		s.headLine(line)
+	case scanChunkSize:
+		size := line
+		if i := bytes.IndexByte(size, ';'); i >= 0 {
+			size = size[:i]
+		}
+		n, err := strconv.ParseInt(string(bytes.TrimSpace(size)), 16, 64)
+		switch {
+		case err != nil || n < 0:
+			s.state = scanLost
+		case n == 0:
+			s.state = scanTrailer
+		default:
+			s.state, s.left = scanChunkData, n+chunkDataExtra
+		}
+	case scanTrailer:
+		if len(line) == 0 {
+			s.state = scanHead
+		}
+	}
+}
+
+// headLine handles a request line, a header line or the blank line that
+// ends a request header.
+func (s *hostScanner) headLine(line []byte) {
+	h := &s.cur
+	switch {
+	case !h.first && len(line) == 0: // blank lines before a request are allowed
+	case !h.first:
+		parts := bytes.SplitN(line, []byte(" "), 3)
+		if len(parts) != 3 {
+			s.state = scanLost
+			return
+		}
+		h.method, h.target, h.first = string(parts[0]), string(parts[1]), true
+	case len(line) == 0:
+		s.endHead()
+	default:
+		s.headerField(line)
+	}
+}
+
+func (s *hostScanner) headerField(line []byte) {
+	h := &s.cur
+	name, value, ok := bytes.Cut(line, []byte(":"))
+	if !ok {
+		return // net/http refuses the request and closes the connection
+	}
+	value = bytes.TrimSpace(value)
+	switch {
+	case bytes.EqualFold(name, []byte("Host")):
+		h.host, h.hasHost = string(value), true
+	case bytes.EqualFold(name, []byte("Content-Length")):
+		n, err := strconv.ParseInt(string(value), 10, 64)
+		if err != nil || n < 0 {
+			s.state = scanLost
+		}
+		h.length = n
+	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+		h.chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
+	case bytes.EqualFold(name, []byte("Upgrade")):
+		h.upgrade = true
+	}
+}
+
+// endHead queues the finished header and sets up its body.
+func (s *hostScanner) endHead() {
+	h := s.cur
+	s.cur = scannedHead{}
+	if len(s.queue) >= maxScanQueue {
+		s.state = scanLost
+		return
+	}
+	s.queue = append(s.queue, h)
+	switch {
+	case h.upgrade:
+		s.state = scanLost
+	case h.method == "CONNECT":
+		s.state = scanPaused
+	case h.chunked:
+		s.state = scanChunkSize
+	case h.length > 0:
+		s.state, s.left = scanBody, h.length
+	}
+}
+
+// take returns the header of the request with this method and target, the
+// next in the connection's order; ok is false when the scanner lost the
+// framing or the next header is another request.
+func (s *hostScanner) take(method, target string) (scannedHead, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return scannedHead{}, false
+	}
+	h := s.queue[0]
+	s.queue = s.queue[1:]
+	if h.method != method || h.target != target {
+		s.state, s.queue = scanLost, nil
+		return scannedHead{}, false
+	}
+	return h, true
+}
+
+// resume follows the framing again after a CONNECT that was answered
+// without becoming a tunnel.
+func (s *hostScanner) resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state == scanPaused {
+		s.state = scanHead
+	}
+}
