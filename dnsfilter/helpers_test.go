@@ -64,7 +64,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // policyDir copies testdata to a temporary directory, applying edits
 // (old → new text) to smgate.toml, and returns the config path.
-func policyDir(t *testing.T, edits ...string) string {
+func policyDir(t testing.TB, edits ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"smgate.toml", "platforms.toml", "registry.toml", "directory.toml"} {
@@ -112,7 +112,7 @@ type fixtureOpts struct {
 
 // startFilter starts a filter forwarding to up (which may be nil when
 // o.upstreams is set), at wednesday10.
-func startFilter(t *testing.T, up *upstream, o fixtureOpts) *fixture {
+func startFilter(t testing.TB, up *upstream, o fixtureOpts) *fixture {
 	t.Helper()
 	checkLeaks(t)
 	f := &fixture{clock: &clock{t: wednesday10}, up: up, addrs: addrmem.New(0), reg: prometheus.NewRegistry()}
@@ -154,7 +154,7 @@ func startFilter(t *testing.T, up *upstream, o fixtureOpts) *fixture {
 }
 
 // listenPair binds UDP and TCP on one loopback port.
-func listenPair(t *testing.T) (net.PacketConn, net.Listener) {
+func listenPair(t testing.TB) (net.PacketConn, net.Listener) {
 	t.Helper()
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -173,7 +173,7 @@ func listenPair(t *testing.T) (net.PacketConn, net.Listener) {
 
 // ask sends one question from src over nw ("udp" or "tcp") and returns
 // the answer.
-func (f *fixture) ask(t *testing.T, src, nw, name string, qtype uint16, edns bool) *dns.Msg {
+func (f *fixture) ask(t testing.TB, src, nw, name string, qtype uint16, edns bool) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
@@ -244,7 +244,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // checkLeaks fails the test when, after its cleanups, more goroutines run
 // than before it.
-func checkLeaks(t *testing.T) {
+func checkLeaks(t testing.TB) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {

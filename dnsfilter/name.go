@@ -17,7 +17,11 @@ func hostOf(name string) (host string, plain bool) {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
-		case c == '.', hostByte(c):
+		case c == '.':
+			if i > 0 && name[i-1] == '.' || i == 0 && len(name) > 1 {
+				from = i + 1 // an empty label: no host has one
+			}
+		case hostByte(c):
 		case c >= 'A' && c <= 'Z':
 			upper = true
 		default: // a foreign byte: drop its label and every label before

@@ -43,7 +43,7 @@ type upstream struct {
 	hold   chan struct{}  // when set, answers wait until it is closed
 }
 
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	u := &upstream{zone: map[string][]dns.RR{}, counts: map[string]int{}}
 	for _, line := range strings.Split(testZone, "\n") {
