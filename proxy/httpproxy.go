@@ -245,7 +245,16 @@ func (s *Server) logFlow(f *flow) error {
 	if !f.record {
 		return nil
 	}
-	if err := s.sink.Log(f.toRecord(s.now())); err != nil {
+	r := f.toRecord(s.now())
+	if r.DestIP.IsValid() {
+		if s.country != nil {
+			r.Country = s.country(r.DestIP)
+		}
+		if r.ASN == 0 && s.asn != nil {
+			r.ASN = s.asn(r.DestIP)
+		}
+	}
+	if err := s.sink.Log(r); err != nil {
 		s.log.Error().Err(err).Str(fieldID, f.id).Msg("usage log refused a record")
 		return err
 	}

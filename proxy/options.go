@@ -48,6 +48,9 @@ type Options struct {
 	// ASN returns the autonomous system of an address for IP-literal
 	// destinations, 0 when unknown; nil means none.
 	ASN func(netip.Addr) uint32
+	// Country returns the ISO country code of an address for the
+	// destination.geo field of records, "" when unknown; nil means none.
+	Country func(netip.Addr) string
 	// UpstreamTLS is the TLS configuration for https:// requests forwarded
 	// in absolute form; nil means the system roots. Certificates are
 	// always verified.

@@ -33,6 +33,7 @@ type Server struct {
 	now      func() time.Time
 	resolver Resolver
 	asn      func(netip.Addr) uint32
+	country  func(netip.Addr) string
 	auth     *authenticator
 	ids      *idSource
 	tracker  *tracker
@@ -70,7 +71,7 @@ func New(o Options) (*Server, error) {
 	cfg := o.Engine.Config()
 	s := &Server{
 		engine: o.Engine, sink: o.Sink, log: o.Logger, m: m, addrs: o.Addrs,
-		self: newSelfSet(o.Self), now: o.Now, resolver: o.Resolver, asn: o.ASN,
+		self: newSelfSet(o.Self), now: o.Now, resolver: o.Resolver, asn: o.ASN, country: o.Country,
 		auth: newAuthenticator(runtime.GOMAXPROCS(0)), ids: newIDSource(), tracker: newTracker(),
 		resolveTimeout: cfg.Resolver.Timeout.Duration, dialTimeout: cfg.Proxy.DialTimeout.Duration,
 		maxConns: int64(cfg.Proxy.MaxConns), deny: cfg.Proxy.DenyDestinations,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/internal/addrmem"
+	"github.com/smgate/smgate/internal/geoip"
 	"github.com/smgate/smgate/logs"
 )
 
@@ -29,6 +30,7 @@ type gateway struct {
 	writer *logs.Writer // the sink, for prune and flush; nil in tests of one front door
 	ls     *listeners   // the bound sockets
 	ops    *ops         // metrics, watcher, watchdog, shutdown flag; nil in tests of one front door
+	geo    *geoip.DB    // country and ASN databases; nil or empty when none is configured
 }
 
 // frontDoor is a started listener service.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/internal/addrmem"
+	"github.com/smgate/smgate/internal/geoip"
 	"github.com/smgate/smgate/logs"
 )
 
@@ -76,12 +77,17 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 			log.Error().Err(err).Msg("closing the usage log")
 		}
 	}()
+	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)
+	if err != nil {
+		return err
+	}
+	defer geo.Close()
 	ls, err := bindListeners(cfg)
 	if err != nil {
 		return err
 	}
 	defer ls.closeAll()
-	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w, ls: ls}
+	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w, ls: ls, geo: geo}
 	stopOps, err := startOps(ctx, g)
 	if err != nil {
 		return err
@@ -107,11 +113,11 @@ func startFrontDoors(g *gateway, ls *listeners) ([]frontDoor, error) {
 	var doors []frontDoor
 	for _, start := range []func(*gateway, *listeners) (frontDoor, error){startProxy, startDNS, startAdmin} {
 		d, err := start(g, ls)
+		if d != nil {
+			doors = append(doors, d) // shut down even when it failed half-way
+		}
 		if err != nil {
 			return doors, err
-		}
-		if d != nil {
-			doors = append(doors, d)
 		}
 	}
 	return doors, nil

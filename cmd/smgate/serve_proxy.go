@@ -1,10 +1,56 @@
 package main
 
-// startProxy starts the forward proxy on ls.proxy (and the transparent
-// listener on ls.transparent when set). Returns nil, nil when both are nil.
+import (
+	"context"
+	"errors"
+
+	"github.com/smgate/smgate/proxy"
+)
+
+// startProxy starts the forward proxy on ls.proxy. Returns nil, nil when
+// proxy.listen is empty.
 func startProxy(g *gateway, ls *listeners) (frontDoor, error) {
-	if ls.proxy != nil || ls.transparent != nil {
-		g.log.Warn().Msg("proxy is not built yet; its listener is open but unserved")
+	if ls.transparent != nil {
+		// An open port that nobody serves would hang every client sent to
+		// it; refuse to start instead.
+		return nil, errors.New("proxy.transparent_listen is set, but this build has no transparent mode; leave it empty")
 	}
-	return nil, nil
+	if ls.proxy == nil {
+		return nil, nil
+	}
+	o := proxy.Options{
+		Engine: g.engine, Sink: g.sink, Logger: g.log.With().Str("component", "proxy").Logger(),
+		Registerer: g.reg, Addrs: g.addrs, Self: g.self,
+	}
+	if g.geo.HasASN() {
+		o.ASN = g.geo.ASN
+	}
+	if g.geo.Enabled() {
+		o.Country = g.geo.Country
+	}
+	s, err := proxy.New(o)
+	if err != nil {
+		return nil, err
+	}
+	d := &proxyDoor{s: s, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		if err := s.Serve(ls.proxy); err != nil {
+			g.log.Error().Err(err).Msg("proxy listener stopped")
+		}
+	}()
+	return d, nil
+}
+
+// proxyDoor is the running proxy.
+type proxyDoor struct {
+	s    *proxy.Server
+	done chan struct{} // closed when Serve has returned
+}
+
+// Shutdown drains the proxy, then waits for its accept loop to end.
+func (d *proxyDoor) Shutdown(ctx context.Context) error {
+	err := d.s.Shutdown(ctx)
+	<-d.done
+	return err
 }
