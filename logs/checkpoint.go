@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/smgate/smgate/internal/atomicfile"
 )
 
 // CheckpointFile is the name of the checkpoint in the state directory.
@@ -58,7 +60,7 @@ func writeCheckpoint(stateDir string, c *Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(stateDir, CheckpointFile), append(b, '\n'), 0o640)
+	return atomicfile.WriteFile(filepath.Join(stateDir, CheckpointFile), append(b, '\n'), 0o640)
 }
 
 // Field names of the writer's operational log lines.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smgate/smgate/internal/atomicfile"
 )
 
 // HoldsFile is the name of the litigation holds in the state directory.
@@ -144,7 +146,7 @@ func (s *HoldStore) saveUnsynced(holds []Hold) error {
 	if err != nil {
 		return fmt.Errorf("write holds: %w", err)
 	}
-	return WriteFileAtomic(s.path, append(b, '\n'), 0o640)
+	return atomicfile.WriteFile(s.path, append(b, '\n'), 0o640)
 }
 
 // Add saves h, stamping CreatedAt when zero, and returns it as saved. An

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/smgate/smgate/internal/atomicfile"
 )
 
 // AnchorFile is the name of the prune anchors in the state directory.
@@ -53,7 +55,7 @@ func writeAnchors(stateDir string, anchors []Anchor) error {
 	if err != nil {
 		return fmt.Errorf("write anchors: %w", err)
 	}
-	return WriteFileAtomic(filepath.Join(stateDir, AnchorFile), append(b, '\n'), 0o640)
+	return atomicfile.WriteFile(filepath.Join(stateDir, AnchorFile), append(b, '\n'), 0o640)
 }
 
 // anchorBetween returns the chain value of the latest anchor dated after
@@ -272,7 +274,7 @@ func removeNewestFirst(dir string, del []DayFile) ([]string, error) {
 	for _, f := range del[n:] {
 		done = append(done, f.Name)
 	}
-	if serr := syncDir(dir); err == nil && serr != nil {
+	if serr := atomicfile.SyncDir(dir); err == nil && serr != nil {
 		err = fmt.Errorf("prune: %w", serr)
 	}
 	return done, err

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/smgate/smgate/internal/atomicfile"
 )
 
 // ErrClosed is returned by Log and Flush after Close.
@@ -503,7 +505,7 @@ func (w *Writer) adopt(f *os.File, day int) error {
 		return fmt.Errorf("stat %s: %w", f.Name(), err)
 	}
 	if st.day != day { // a new day: make its directory entry durable
-		if err := syncDir(w.o.Dir); err != nil {
+		if err := atomicfile.SyncDir(w.o.Dir); err != nil {
 			return err
 		}
 		st.day, st.size, st.lines = day, fi.Size(), 0
