@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs everything CI checks: formatting, go vet, and the test suite with the
 # race detector. Needs Go (modules come from the Go module proxy), gcc for
-# -race and node for the PAC tests (installed with apt-get when missing); every test server runs in-process on loopback.
+# -race and node for the PAC tests (both installed with apt-get when
+# missing); every test server runs in-process on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
