@@ -1,0 +1,428 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/logs"
+)
+
+// opsEnv is a whole gateway (proxy, DNS filter, admin API with a token)
+// serving the shipped policy, with a loopback origin and a loopback
+// upstream resolver that maps the platforms' names to the origin.
+type opsEnv struct {
+	g      *gateway
+	stop   func()
+	path   string // the gateway file
+	origin string // host:port of the origin
+	port   string // the origin's port
+}
+
+// startOpsGateway starts the origin, the upstream resolver and the
+// gateway. The proxy may reach the origin: deny_destinations keeps only
+// 127.0.0.2, and the origin's port is allowed.
+func startOpsGateway(t *testing.T) *opsEnv {
+	t.Helper()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "origin %s%s", r.Host, r.URL.Path)
+	}))
+	t.Cleanup(origin.Close)
+	up := startUpstreamResolver(t, "facebook.com", "instagram.com", "youtube.com")
+	e := &opsEnv{origin: origin.Listener.Addr().String()}
+	_, e.port, _ = net.SplitHostPort(e.origin)
+	e.path = adminConfig(t, true)
+	editFile(t, e.path,
+		`allowed_ports = [80, 443]`, `allowed_ports = [80, 443, `+e.port+`]`,
+		`deny_destinations = ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8"]`, `deny_destinations = ["127.0.0.2/32"]`,
+		`upstreams = []`, `upstreams = ["`+up+`"]`)
+	e.g, e.stop = runGateway(t, e.path)
+	return e
+}
+
+// startUpstreamResolver serves A records pointing at 127.0.0.1 for each
+// zone and every name under it, an empty answer for other types there,
+// and NXDOMAIN elsewhere, over UDP on loopback. It returns its address
+// once it serves.
+func startUpstreamResolver(t *testing.T, zones ...string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		m.Rcode = dns.RcodeNameError
+		qq := q.Question[0]
+		name := strings.TrimSuffix(strings.ToLower(qq.Name), ".")
+		for _, z := range zones {
+			if name != z && !strings.HasSuffix(name, "."+z) {
+				continue
+			}
+			m.Rcode = dns.RcodeSuccess
+			if qq.Qtype == dns.TypeA {
+				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+					A: net.IPv4(127, 0, 0, 1).To4()})
+			}
+		}
+		_ = w.WriteMsg(m)
+	})
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { close(started) }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.ActivateAndServe()
+	}()
+	<-started
+	t.Cleanup(func() {
+		_ = srv.Shutdown()
+		<-done
+	})
+	return pc.LocalAddr().String()
+}
+
+// client returns an HTTP client that goes through the gateway's proxy as
+// tlee (the shipped directory binds 127.0.0.1 to him). Its connections
+// are kept alive; the test's cleanup closes them.
+func (e *opsEnv) client(t *testing.T) *http.Client {
+	t.Helper()
+	tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: e.g.ls.proxy.Addr().String()})}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// get fetches http://host:<origin port>/path through c and returns the
+// status, the reason header and the body.
+func (e *opsEnv) get(t *testing.T, c *http.Client, host, path string) (int, string, string) {
+	t.Helper()
+	resp, err := c.Get("http://" + net.JoinHostPort(host, e.port) + path)
+	if err != nil {
+		t.Fatalf("GET %s%s through the proxy: %v", host, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s%s: read body: %v", host, path, err)
+	}
+	return resp.StatusCode, resp.Header.Get("X-Smgate-Reason"), string(b)
+}
+
+// tunnel is a CONNECT tunnel through the gateway's proxy.
+type tunnel struct {
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+// connect opens a CONNECT tunnel to host:<origin port>; it returns the
+// status of the answer and, for 200, the open tunnel.
+func (e *opsEnv) connect(t *testing.T, host string) (int, *tunnel) {
+	t.Helper()
+	c, err := net.Dial("tcp", e.g.ls.proxy.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := net.JoinHostPort(host, e.port)
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		c.Close()
+		t.Fatalf("CONNECT %s: %v", target, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		c.Close()
+		return resp.StatusCode, nil
+	}
+	t.Cleanup(func() { c.Close() })
+	return resp.StatusCode, &tunnel{conn: c, br: br}
+}
+
+// roundTrip sends one HTTP request for path through the tunnel and
+// returns the origin's answer.
+func (tn *tunnel) roundTrip(t *testing.T, host, path string) (int, string) {
+	t.Helper()
+	fmt.Fprintf(tn.conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, host)
+	resp, err := http.ReadResponse(tn.br, nil)
+	if err != nil {
+		t.Fatalf("GET %s through the tunnel: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s through the tunnel: read body: %v", path, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// dnsQuery asks the gateway's DNS filter for the A record of name over
+// nw ("udp" or "tcp"), from 127.0.0.1 (tlee).
+func (e *opsEnv) dnsQuery(t *testing.T, nw, name string) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	addr := e.g.ls.dnsUDP.LocalAddr().String()
+	if nw == "tcp" {
+		addr = e.g.ls.dnsTCP.Addr().String()
+	}
+	c := &dns.Client{Net: nw, Timeout: 10 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil {
+		t.Fatalf("DNS %s %s: %v", nw, name, err)
+	}
+	return r
+}
+
+// answered reports whether r answers with 127.0.0.1.
+func answered(r *dns.Msg) bool {
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok && a.A.Equal(net.IPv4(127, 0, 0, 1)) {
+			return r.Rcode == dns.RcodeSuccess
+		}
+	}
+	return false
+}
+
+// usageLog flushes the usage log and returns every record in it.
+func usageLog(t *testing.T, g *gateway) []logs.Record {
+	t.Helper()
+	if err := g.writer.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var out []logs.Record
+	err := logs.Search(g.cfg.Logs.Dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
+		out = append(out, *r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSuspensionCutsTunnelAndBlocksTraffic: a suspension over the admin
+// API closes the agency's live CONNECT tunnel before the API answers, and
+// blocks its next proxy request, its next tunnel and its next DNS query;
+// a reinstate lets them through again.
+func TestSuspensionCutsTunnelAndBlocksTraffic(t *testing.T) {
+	e := startOpsGateway(t)
+	c := e.client(t)
+	const fb = "www.facebook.com"
+
+	if code, reason, body := e.get(t, c, fb, "/CTDOT"); code != http.StatusOK || body != "origin "+net.JoinHostPort(fb, e.port)+"/CTDOT" {
+		t.Fatalf("before the suspension, GET %s/CTDOT = %d %s %q", fb, code, reason, body)
+	}
+	if r := e.dnsQuery(t, "udp", fb); !answered(r) {
+		t.Fatalf("before the suspension, DNS %s = %s", fb, r)
+	}
+	code, tn := e.connect(t, fb)
+	if code != http.StatusOK {
+		t.Fatalf("before the suspension, CONNECT %s = %d", fb, code)
+	}
+	if code, body := tn.roundTrip(t, fb, "/CTDOT"); code != http.StatusOK || !strings.HasSuffix(body, "/CTDOT") {
+		t.Fatalf("through the tunnel before the suspension: %d %q", code, body)
+	}
+
+	// The reader blocks on the tunnel until the gateway closes it.
+	cut := make(chan error, 1)
+	go func() {
+		_ = tn.conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a hung test fails rather than waits forever
+		_, err := tn.br.ReadByte()
+		cut <- err
+	}()
+	code, body := apiCall(t, e.g, http.MethodPost, "/api/v1/agencies/DOT/suspend", testToken, `{"reason":"incident 7","by":"secops"}`)
+	if code != http.StatusOK {
+		t.Fatalf("suspend DOT = %d %s", code, body)
+	}
+	err := <-cut
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Fatal("the suspension did not close DOT's open tunnel")
+	case !errors.Is(err, io.EOF):
+		t.Errorf("read on the cut tunnel: %v, want EOF", err)
+	}
+
+	if code, reason, _ := e.get(t, c, fb, "/CTDOT"); code != http.StatusForbidden || reason != string(allowlist.ReasonAgencySuspended) {
+		t.Errorf("after the suspension, GET %s/CTDOT = %d %q, want 403 %s", fb, code, reason, allowlist.ReasonAgencySuspended)
+	}
+	if code, _ := e.connect(t, fb); code != http.StatusForbidden {
+		t.Errorf("after the suspension, CONNECT %s = %d, want 403", fb, code)
+	}
+	for _, nw := range []string{"udp", "tcp"} {
+		if r := e.dnsQuery(t, nw, fb); r.Rcode != dns.RcodeNameError || len(r.Answer) != 0 {
+			t.Errorf("after the suspension, DNS over %s %s = %s, want NXDOMAIN", nw, fb, r)
+		}
+	}
+
+	code, body = apiCall(t, e.g, http.MethodPost, "/api/v1/agencies/DOT/reinstate", testToken, `{"by":"secops"}`)
+	if code != http.StatusOK {
+		t.Fatalf("reinstate DOT = %d %s", code, body)
+	}
+	if code, reason, _ := e.get(t, c, fb, "/CTDOT"); code != http.StatusOK {
+		t.Errorf("after the reinstate, GET %s/CTDOT = %d %q", fb, code, reason)
+	}
+	if r := e.dnsQuery(t, "udp", fb); !answered(r) {
+		t.Errorf("after the reinstate, DNS %s = %s", fb, r)
+	}
+
+	// The usage log has the suspension between allowed and blocked use
+	// through both front doors.
+	var seq []string
+	for _, r := range usageLog(t, e.g) {
+		switch {
+		case r.Action == logs.ActionSuspend:
+			if r.Target != "agency:DOT" || r.By != "secops" || r.Message != "incident 7" {
+				t.Errorf("suspend record: %+v", r)
+			}
+			seq = append(seq, "suspend")
+		case r.Action == logs.ActionReinstate:
+			seq = append(seq, "reinstate")
+		case r.Reason == string(allowlist.ReasonAgencySuspended):
+			if r.User != "tlee" || r.Agency != "DOT" {
+				t.Errorf("blocked record names %q of %q, want tlee of DOT", r.User, r.Agency)
+			}
+			seq = append(seq, r.Mode+" "+r.Action+" blocked")
+		}
+	}
+	want := []string{"suspend", "explicit http_request blocked", "explicit connect blocked", "dns dns_query blocked", "dns dns_query blocked", "reinstate"}
+	if strings.Join(seq, ", ") != strings.Join(want, ", ") {
+		t.Errorf("usage log around the suspension:\n got %v\nwant %v", seq, want)
+	}
+}
+
+// TestReloadAddingGrantKeepsConnections: a reload that adds a grant lets
+// the next request and query through, and the tunnel and the keep-alive
+// connection opened before it still carry traffic after it.
+func TestReloadAddingGrantKeepsConnections(t *testing.T) {
+	e := startOpsGateway(t)
+	c := e.client(t)
+	const fb, ig = "www.facebook.com", "www.instagram.com"
+
+	code, tn := e.connect(t, fb)
+	if code != http.StatusOK {
+		t.Fatalf("CONNECT %s = %d", fb, code)
+	}
+	if code, _ := tn.roundTrip(t, fb, "/CTDOT"); code != http.StatusOK {
+		t.Fatalf("through the tunnel before the reload: %d", code)
+	}
+	// A keep-alive connection to the proxy, used once before the reload.
+	keep := &tunnel{}
+	keep.conn, _ = net.Dial("tcp", e.g.ls.proxy.Addr().String())
+	if keep.conn == nil {
+		t.Fatal("cannot connect to the proxy")
+	}
+	t.Cleanup(func() { keep.conn.Close() })
+	keep.br = bufio.NewReader(keep.conn)
+	if code, body := keep.roundTrip(t, fb, "http://"+net.JoinHostPort(fb, e.port)+"/CTDOT"); code != http.StatusOK {
+		t.Fatalf("keep-alive request before the reload: %d %q", code, body)
+	}
+	if code, reason, _ := e.get(t, c, ig, "/"); code != http.StatusForbidden || reason != string(allowlist.ReasonNoGrant) {
+		t.Fatalf("before the reload, GET %s = %d %q, want 403 %s", ig, code, reason, allowlist.ReasonNoGrant)
+	}
+	if r := e.dnsQuery(t, "udp", ig); r.Rcode != dns.RcodeNameError {
+		t.Fatalf("before the reload, DNS %s = %s, want NXDOMAIN", ig, r)
+	}
+
+	editFile(t, filepath.Join(filepath.Dir(e.path), "directory.toml"),
+		`accounts = ["dot-youtube", "dot-facebook"]`, `accounts = ["dot-youtube", "dot-facebook"]`+"\nplatforms = [\"instagram\"]")
+	gen := e.g.engine.Snapshot().Gen()
+	code, body := apiCall(t, e.g, http.MethodPost, "/api/v1/reload", testToken, `{"by":"ops"}`)
+	if r := decodeJSON[reloadBody](t, body); code != http.StatusOK || r.Generation <= gen {
+		t.Fatalf("reload adding instagram to dot-communications = %d %s", code, body)
+	}
+
+	if code, reason, body := e.get(t, c, ig, "/"); code != http.StatusOK || !strings.HasPrefix(body, "origin "+ig) {
+		t.Errorf("after the reload, GET %s = %d %q %q", ig, code, reason, body)
+	}
+	if r := e.dnsQuery(t, "udp", ig); !answered(r) {
+		t.Errorf("after the reload, DNS %s = %s", ig, r)
+	}
+	if code, body := tn.roundTrip(t, fb, "/CTDOT"); code != http.StatusOK || !strings.HasSuffix(body, "/CTDOT") {
+		t.Errorf("the tunnel opened before the reload, after it: %d %q", code, body)
+	}
+	if code, body := keep.roundTrip(t, ig, "http://"+net.JoinHostPort(ig, e.port)+"/"); code != http.StatusOK {
+		t.Errorf("the keep-alive connection opened before the reload, after it: %d %q", code, body)
+	}
+	if v, ok := metricValue(t, e.g, "smgate_proxy_tunnels_open", nil); !ok || v != 1 {
+		t.Errorf("smgate_proxy_tunnels_open after the reload = %v (present %v), want 1", v, ok)
+	}
+}
+
+// TestReloadBrokenRegistryKeepsPolicy: a reload with a broken registry is
+// refused; the proxy and the DNS filter keep deciding on the last good
+// policy, and the failure is in the usage log, the status and the metrics.
+func TestReloadBrokenRegistryKeepsPolicy(t *testing.T) {
+	e := startOpsGateway(t)
+	c := e.client(t)
+	const fb = "www.facebook.com"
+	regPath := filepath.Join(filepath.Dir(e.path), "registry.toml")
+	if err := os.WriteFile(regPath, []byte("[[account]]\nid = \"dot-facebook\"\nplatform = \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := e.g.engine.Snapshot()
+	code, body := apiCall(t, e.g, http.MethodPost, "/api/v1/reload", testToken, `{"by":"ops"}`)
+	if er := decodeJSON[errorBody](t, body); code != http.StatusUnprocessableEntity || len(er.Problems) == 0 ||
+		!strings.Contains(er.Problems[0], "registry.toml") || er.Generation != good.Gen() {
+		t.Errorf("reload with a broken registry = %d %s, want 422 naming registry.toml", code, body)
+	}
+	if e.g.engine.Snapshot() != good {
+		t.Error("a failed reload replaced the policy")
+	}
+	if code, reason, _ := e.get(t, c, fb, "/CTDOT"); code != http.StatusOK {
+		t.Errorf("after the failed reload, GET %s/CTDOT = %d %q: the last good policy grants it", fb, code, reason)
+	}
+	if r := e.dnsQuery(t, "udp", fb); !answered(r) {
+		t.Errorf("after the failed reload, DNS %s = %s", fb, r)
+	}
+	_, body = apiCall(t, e.g, http.MethodGet, "/api/v1/status", testToken, "")
+	if st := decodeJSON[statusBody](t, body); st.Policy.Failures != 1 || !strings.Contains(st.Policy.LastError, "registry.toml") || st.Policy.Generation != good.Gen() {
+		t.Errorf("status after the failed reload: %s", body)
+	}
+	if v, _ := metricValue(t, e.g, "smgate_reloads_total", map[string]string{"result": reloadFailure}); v != 1 {
+		t.Errorf("smgate_reloads_total{result=failure} = %v, want 1", v)
+	}
+	var failed []logs.Record
+	for _, r := range usageLog(t, e.g) {
+		if r.Action == logs.ActionReload && r.Outcome == logs.OutcomeFailure && r.By == "ops" {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0].Message, "registry.toml") {
+		t.Errorf("failed reload records by ops: %+v, want one naming registry.toml", failed)
+	}
+}
+
+// TestTunnelsOfOtherAgenciesSurvive: suspending one agency leaves the
+// tunnels of users of other agencies open: DOT's tlee keeps his when DCF
+// is suspended.
+func TestTunnelsOfOtherAgenciesSurvive(t *testing.T) {
+	e := startOpsGateway(t)
+	const fb = "www.facebook.com"
+	code, tn := e.connect(t, fb)
+	if code != http.StatusOK {
+		t.Fatalf("CONNECT %s = %d", fb, code)
+	}
+	code, body := apiCall(t, e.g, http.MethodPost, "/api/v1/agencies/DCF/suspend", testToken, `{"reason":"audit"}`)
+	if code != http.StatusOK {
+		t.Fatalf("suspend DCF = %d %s", code, body)
+	}
+	if code, body := tn.roundTrip(t, fb, "/CTDOT"); code != http.StatusOK {
+		t.Errorf("DOT's tunnel after DCF's suspension: %d %q", code, body)
+	}
+}
