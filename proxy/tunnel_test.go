@@ -1,0 +1,260 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/logs"
+)
+
+// TestConnectTLSEndToEnd: an allowed CONNECT carries the client's own TLS
+// session to the HTTPS origin (whose certificate the client checks), and
+// the tunnel's record, written when it closes, has the bytes each way.
+func TestConnectTLSEndToEnd(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	ids := make(chan string, 4)
+	tr := &http.Transport{
+		Proxy:           http.ProxyURL(&url.URL{Scheme: "http", Host: e.proxy, User: url.UserPassword("bjones", "hunter2")}),
+		TLSClientConfig: &tls.Config{RootCAs: e.roots, ServerName: "example.com"},
+		OnProxyConnectResponse: func(_ context.Context, _ *url.URL, _ *http.Request, resp *http.Response) error {
+			ids <- resp.Header.Get(headerRequestID)
+			return nil
+		},
+	}
+	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	resp, err := c.Get("https://facebook.com:" + portOf(e.tlsOrigin.addr) + "/through/the/tunnel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || string(body) != "hello from origin /through/the/tunnel" {
+		t.Fatalf("got %d %q %v", resp.StatusCode, body, err)
+	}
+	if resp.TLS == nil || !resp.TLS.PeerCertificates[0].Equal(e.tlsOrigin.srv.Certificate()) {
+		t.Fatal("the client's TLS session does not end at the origin")
+	}
+	if resp.Header.Get(headerRequestID) != "" {
+		t.Error("the proxy wrote into the TLS stream")
+	}
+	id := <-ids
+	if id == "" {
+		t.Fatal("the CONNECT answer has no request id")
+	}
+	if r := e.sink.records(); len(r) != 0 {
+		t.Fatalf("a record before the tunnel closed: %+v", r[0])
+	}
+	tr.CloseIdleConnections()
+	r := e.sink.wait(t, byID(id))
+	if r.Action != logs.ActionConnect || r.Outcome != logs.OutcomeAllowed || r.Reason != string(allowlist.ReasonAllowedGrant) ||
+		r.Status != 200 || r.Domain != "facebook.com" || r.Platform != "facebook" || r.User != "bjones" ||
+		r.DestIP.String() != "127.0.0.1" || r.DestPort != uint16(mustPort(t, e.tlsOrigin.addr)) || r.Path != "" || r.Method != "CONNECT" {
+		t.Errorf("record %+v", r)
+	}
+	if r.SrcBytes <= int64(len("GET /through/the/tunnel HTTP/1.1\r\n")) || r.DestBytes <= int64(len(body)) {
+		t.Errorf("record bytes: source %d, destination %d", r.SrcBytes, r.DestBytes)
+	}
+	if len(e.tlsOrigin.requests()) != 1 {
+		t.Errorf("origin got %d requests", len(e.tlsOrigin.requests()))
+	}
+}
+
+// TestConnectByteCounts: the tunnel forwards the bytes a client sends in
+// the same write as its CONNECT header, and its record counts exactly the
+// bytes that went each way.
+func TestConnectByteCounts(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	early := "GET /counted HTTP/1.1\r\nHost: facebook.com\r\n" // sent with the CONNECT header
+	late := "Connection: close\r\n\r\n"                        // sent once the tunnel is up
+	connect := e.request(wireCase{user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:{H}"})
+	resp, body, conn, br := e.raw("", connect+early)
+	if resp.StatusCode != 200 || conn == nil {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, late); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(br) // the origin closes after its answer
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(got, []byte("HTTP/1.1 200 OK\r\n")) || !bytes.HasSuffix(got, []byte("hello from origin /counted")) {
+		t.Fatalf("through the tunnel: %q", got)
+	}
+	conn.Close()
+	r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+	if r.SrcBytes != int64(len(early+late)) || r.DestBytes != int64(len(got)) {
+		t.Errorf("record bytes: source %d, want %d; destination %d, want %d", r.SrcBytes, len(early+late), r.DestBytes, len(got))
+	}
+	if r.Status != 200 || r.Outcome != logs.OutcomeAllowed {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestConnectBlocked: a blocked CONNECT gets a 403 with the reason in the
+// X-Smgate-Reason header and the body, and a usage record; nothing is
+// dialled, and the connection serves the next request.
+func TestConnectBlocked(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	connect := e.request(wireCase{user: "tlee", pass: "roads", method: "CONNECT", target: "www.facebook.com:{T}"})
+	get := e.request(wireCase{user: "tlee", pass: "roads", method: "GET", target: "http://youtube.com:{H}/CTDOT"})
+	resps := e.pipeline(connect + get)
+	resp := resps[0]
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get(headerReason) != string(allowlist.ReasonNoGrant) {
+		t.Fatalf("got %d, %s %q", resp.StatusCode, headerReason, resp.Header.Get(headerReason))
+	}
+	if resps[1].StatusCode != 200 {
+		t.Errorf("the request after a refused CONNECT on the same connection: %d", resps[1].StatusCode)
+	}
+	resp, body, _, _ := e.raw("", connect)
+	if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("got %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	id := resp.Header.Get(headerRequestID)
+	for _, want := range []string{allowlist.ReasonNoGrant.Explain(), string(allowlist.ReasonNoGrant), "Facebook", id} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	r := e.sink.wait(t, byID(id))
+	if r.Action != logs.ActionConnect || r.Outcome != logs.OutcomeBlocked || r.Reason != string(allowlist.ReasonNoGrant) ||
+		r.Status != 403 || r.Domain != "www.facebook.com" || r.Platform != "facebook" || r.User != "tlee" ||
+		r.DestIP.IsValid() || r.DestPort != uint16(mustPort(t, e.tlsOrigin.addr)) || r.SrcBytes != 0 || r.DestBytes != 0 {
+		t.Errorf("record %+v", r)
+	}
+	if n := len(e.tlsOrigin.requests()); n != 0 {
+		t.Errorf("origin got %d requests", n)
+	}
+}
+
+// TestConnectWithoutPortRefused: a CONNECT authority without a usable port
+// is refused with 400, not guessed to be 443, and decides nothing.
+func TestConnectWithoutPortRefused(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	for _, c := range []struct {
+		target string
+		ours   bool // false: net/http refuses the authority before the proxy sees it
+	}{
+		{"facebook.com", true}, {"facebook.com:", true}, {"facebook.com:0", true}, {"facebook.com:65536", true},
+		{"[::1]", true}, {":443", true}, {"127.0.0.1", true},
+		{"facebook.com:https", false}, {"facebook.com:-1", false},
+	} {
+		t.Run(c.target, func(t *testing.T) {
+			req := "CONNECT " + c.target + " HTTP/1.1\r\nHost: " + c.target + "\r\nProxy-Authorization: " + basic("bjones", "hunter2") + "\r\n\r\n"
+			resp, body, conn, _ := e.raw("", req)
+			if conn != nil {
+				conn.Close()
+			}
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("got %d %q", resp.StatusCode, body)
+			}
+			if c.ours && (resp.Header.Get(headerRequestID) == "" || !strings.Contains(body, "host and a port")) {
+				t.Errorf("page does not say what is missing:\n%s", body)
+			}
+		})
+	}
+	if r := e.sink.records(); len(r) != 0 {
+		t.Errorf("%d records for requests that decided nothing: %+v", len(r), r[0])
+	}
+}
+
+// TestConnectDecidedWithoutPort: the decision is on the host alone, the
+// port is the record's destination.port, and a social host on a port
+// outside allowed_ports is blocked before anything is dialled (while any
+// port is fine for a host that is not social media).
+func TestConnectDecidedWithoutPort(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	resp, _, conn, _ := e.raw("", e.request(wireCase{user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:{T}"}))
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d", resp.StatusCode)
+	}
+	conn.Close()
+	r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+	if r.Domain != "facebook.com" || r.Platform != "facebook" || r.DestPort != uint16(mustPort(t, e.tlsOrigin.addr)) {
+		t.Errorf("record %+v", r)
+	}
+
+	ln, accepted := acceptSignal(t)
+	other := portOf(ln.Addr().String()) // in no allowed_ports
+	for _, c := range []struct {
+		name       string
+		user, pass string
+	}{{"granted user", "bjones", "hunter2"}, {"no credentials", "", ""}} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, body, conn, _ := e.raw("", e.request(wireCase{user: c.user, pass: c.pass, method: "CONNECT", target: "facebook.com:" + other}))
+			if conn != nil {
+				conn.Close()
+			}
+			if resp.StatusCode != http.StatusForbidden || resp.Header.Get(headerReason) != string(allowlist.ReasonPort) ||
+				!strings.Contains(body, allowlist.ReasonPort.Explain()) {
+				t.Fatalf("got %d %q", resp.StatusCode, body)
+			}
+			r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+			if r.Reason != string(allowlist.ReasonPort) || r.Domain != "facebook.com" || r.DestPort != uint16(mustPort(t, ln.Addr().String())) {
+				t.Errorf("record %+v", r)
+			}
+		})
+	}
+	select {
+	case <-accepted:
+		t.Fatal("a CONNECT blocked for its port was dialled")
+	default:
+	}
+	resp, body, conn, _ := e.raw("", "CONNECT example.test:"+other+" HTTP/1.1\r\nHost: example.test:"+other+"\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("not social media on another port: %d %q", resp.StatusCode, body)
+	}
+	conn.Close()
+	<-accepted
+}
+
+// acceptSignal returns a loopback listener that signals each connection
+// it accepts (and closes it).
+func acceptSignal(t *testing.T) (net.Listener, <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return ln, ch
+}
+
+func mustPort(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
