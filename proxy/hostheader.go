@@ -9,20 +9,22 @@ import (
 	"github.com/smgate/smgate/allowlist"
 )
 
-type scannerKey struct{}
+type connKey struct{}
 
-// connContext gives each request of a connection the connection's Host
-// header scanner.
+// connContext gives each request of a connection the connection itself:
+// its Host header scanner and its keep-alive state.
 func connContext(ctx context.Context, c net.Conn) context.Context {
 	if lc, ok := c.(*limitConn); ok {
-		return context.WithValue(ctx, scannerKey{}, &lc.scan)
+		return context.WithValue(ctx, connKey{}, lc)
 	}
 	return ctx
 }
 
 func scannerOf(r *http.Request) *hostScanner {
-	sc, _ := r.Context().Value(scannerKey{}).(*hostScanner)
-	return sc
+	if lc := connOf(r); lc != nil {
+		return &lc.scan
+	}
+	return nil
 }
 
 // checkHostHeader notes, in the flow's record and the operational log, a

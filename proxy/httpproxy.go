@@ -91,6 +91,9 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	if v != verdictForward {
 		return r, s.answerHTTP(f, snap, r, v)
 	}
+	if f.d.Social {
+		s.rememberRequest(r, f, snap)
+	}
 	r.URL.Host = hostPort(name, r.URL.Port())
 	r.Host = "" // the Host upstream is the host decided on
 	ctx.UserData = f

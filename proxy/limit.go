@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/smgate/smgate/allowlist"
 )
 
 // limitListener caps the client connections open at once (tunnels
@@ -39,6 +41,18 @@ type limitConn struct {
 	s    *Server
 	once sync.Once
 	scan hostScanner
+
+	// pmu guards the keep-alive state (keepalive.go): the last
+	// social-media request let through on the connection, the snapshot it
+	// was last decided on, whether the connection waits between requests,
+	// whether it is in Server.conns, and whether it is closed or hijacked.
+	pmu     sync.Mutex
+	last    allowlist.Request
+	hasLast bool
+	snap    *allowlist.Snapshot
+	idle    bool
+	listed  bool
+	gone    bool
 }
 
 // Read feeds what the server reads to the Host header scanner.

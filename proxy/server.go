@@ -49,6 +49,11 @@ type Server struct {
 	gp     *goproxy.ProxyHttpServer
 	srv    *http.Server
 
+	// connsMu guards conns, the keep-alive client connections that carried
+	// a social-media request let through (keepalive.go).
+	connsMu sync.Mutex
+	conns   map[*limitConn]struct{}
+
 	denyMu sync.Mutex
 	deny   []allowlist.Prefix // deny list of the last snapshot seen by onSwap
 
@@ -75,6 +80,7 @@ func New(o Options) (*Server, error) {
 		auth: newAuthenticator(runtime.GOMAXPROCS(0)), ids: newIDSource(), tracker: newTracker(),
 		resolveTimeout: cfg.Resolver.Timeout.Duration, dialTimeout: cfg.Proxy.DialTimeout.Duration,
 		maxConns: int64(cfg.Proxy.MaxConns), deny: cfg.Proxy.DenyDestinations,
+		conns: map[*limitConn]struct{}{},
 	}
 	if s.addrs == nil {
 		s.addrs = addrmem.New(0)
@@ -96,6 +102,7 @@ func New(o Options) (*Server, error) {
 		ErrorLog:          log.New(debugWriter{s.log}, "", 0),
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ConnContext:       connContext,
+		ConnState:         s.connState,
 		// Every request reaches the handler, so that the Host header
 		// scanner's queue stays in step with the requests.
 		DisableGeneralOptionsHandler: true,

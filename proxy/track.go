@@ -79,7 +79,8 @@ func (t *tracker) cutAll() {
 
 // onSwap re-decides every open flow on the new policy and cuts the ones it
 // blocks: a suspension closes the agency's live tunnels before Suspend
-// returns. A changed deny list also drops idle upstream connections.
+// returns, and the idle keep-alive connections whose last request it now
+// blocks. A changed deny list also drops idle upstream connections.
 func (s *Server) onSwap(snap *allowlist.Snapshot) {
 	now := s.now()
 	for _, f := range s.tracker.list() {
@@ -90,6 +91,7 @@ func (s *Server) onSwap(snap *allowlist.Snapshot) {
 			f.cutFor(d.Reason)
 		}
 	}
+	s.recheckIdleConns(snap)
 	deny := snap.Config().Proxy.DenyDestinations
 	s.denyMu.Lock()
 	changed := !sameDeny(s.deny, deny)
