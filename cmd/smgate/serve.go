@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -243,15 +244,33 @@ func bindListeners(cfg *allowlist.Config) (ls *listeners, err error) {
 		return ls, err
 	}
 	if cfg.DNS.Listen != "" {
-		if ls.dnsUDP, err = net.ListenPacket("udp", cfg.DNS.Listen); err != nil {
-			return ls, fmt.Errorf("dns.listen: %w", err)
+		ls.dnsUDP, ls.dnsTCP, err = bindDNS(cfg.DNS.Listen)
+	}
+	return ls, err
+}
+
+// dnsBindAttempts bounds how often bindDNS tries another port for ":0".
+const dnsBindAttempts = 20
+
+// bindDNS binds UDP and TCP on the same address. With port 0, TCP takes
+// the port UDP got; when that port is busy for TCP (a client connection
+// may hold it), it tries another.
+func bindDNS(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, _ := net.SplitHostPort(addr)
+	for i := 0; ; i++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("dns.listen: %w", err)
 		}
-		// TCP on the port UDP got, so that ":0" gives one port for both.
-		if err = tcp("dns.listen", ls.dnsUDP.LocalAddr().String(), &ls.dnsTCP); err != nil {
-			return ls, err
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l, nil
+		}
+		pc.Close()
+		if port != "0" || !errors.Is(err, syscall.EADDRINUSE) || i+1 == dnsBindAttempts {
+			return nil, nil, fmt.Errorf("dns.listen: %w", err)
 		}
 	}
-	return ls, nil
 }
 
 func (ls *listeners) closeAll() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -127,4 +128,36 @@ func TestServeReloadIsRecorded(t *testing.T) {
 	if strings.Join(outcomes, ",") != "success,failure" {
 		t.Errorf("reload records: %v, want success then failure", outcomes)
 	}
+}
+
+// TestBindDNS: UDP and TCP share one port, for ":0" too; a fixed port
+// that TCP cannot have is an error naming dns.listen, with nothing left
+// bound.
+func TestBindDNS(t *testing.T) {
+	for range 50 {
+		pc, l, err := bindDNS("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, tc := addrPortOf(pc.LocalAddr()), addrPortOf(l.Addr())
+		pc.Close()
+		l.Close()
+		if u != tc || u.Port() == 0 {
+			t.Fatalf("udp %v, tcp %v: want one port", u, tc)
+		}
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+	if _, _, err := bindDNS(addr); err == nil || !strings.Contains(err.Error(), "dns.listen") {
+		t.Fatalf("bindDNS(%s) with the TCP port taken = %v, want a dns.listen error", addr, err)
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Fatalf("the failed bindDNS left UDP %s bound: %v", addr, err)
+	}
+	pc.Close()
 }
