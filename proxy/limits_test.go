@@ -264,3 +264,23 @@ func TestHeaderTimeout(t *testing.T) {
 		t.Fatal("the slow client was never disconnected")
 	}
 }
+
+// TestConnectionCapCountsTunnels: an open tunnel holds its client
+// connection's place until it closes.
+func TestConnectionCapCountsTunnels(t *testing.T) {
+	e := newEnv(t, envConfig{maxConns: 1})
+	resp, _, conn, _ := e.raw("", e.request(wireCase{user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:{T}"}))
+	if resp.StatusCode != 200 {
+		t.Fatalf("tunnel: %d", resp.StatusCode)
+	}
+	ok := "http://example.test:" + portOf(e.origin.addr) + "/"
+	resp, body, _, _ := e.raw("", "GET "+ok+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("while the tunnel is open: %d %q", resp.StatusCode, body)
+	}
+	conn.Close()
+	waitFor(t, "the tunnel's place", func() bool { return testutil.ToFloat64(e.srv.m.conns) == 0 })
+	if st, err := e.dialLive(t).get(ok); err != nil || st != 200 {
+		t.Errorf("after the tunnel closed: %d %v", st, err)
+	}
+}
