@@ -170,6 +170,43 @@ func (tn *tunnel) roundTrip(t *testing.T, host, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// keepAlive opens a plain connection to the proxy, for requests in
+// absolute form one after the other.
+func (e *opsEnv) keepAlive(t *testing.T) *tunnel {
+	t.Helper()
+	c, err := net.Dial("tcp", e.g.ls.proxy.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &tunnel{conn: c, br: bufio.NewReader(c)}
+}
+
+// closed starts a read that blocks until the connection is closed, and
+// returns the channel that gets its error. A test that hangs fails after
+// 30 s rather than waiting forever.
+func (tn *tunnel) closed() <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		_ = tn.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, err := tn.br.ReadByte()
+		ch <- err
+	}()
+	return ch
+}
+
+// checkCut fails unless err is the end of a connection the gateway closed.
+func checkCut(t *testing.T, what string, err error) {
+	t.Helper()
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		t.Errorf("the suspension did not close %s", what)
+	case !errors.Is(err, io.EOF):
+		t.Errorf("read on %s after the suspension: %v, want EOF", what, err)
+	}
+}
+
 // dnsQuery asks the gateway's DNS filter for the A record of name over
 // nw ("udp" or "tcp"), from 127.0.0.1 (tlee).
 func (e *opsEnv) dnsQuery(t *testing.T, nw, name string) *dns.Msg {
@@ -216,9 +253,9 @@ func usageLog(t *testing.T, g *gateway) []logs.Record {
 }
 
 // TestSuspensionCutsTunnelAndBlocksTraffic: a suspension over the admin
-// API closes the agency's live CONNECT tunnel before the API answers, and
-// blocks its next proxy request, its next tunnel and its next DNS query;
-// a reinstate lets them through again.
+// API closes the agency's live CONNECT tunnel and its idle keep-alive
+// connection, and blocks its next proxy request, its next tunnel and its
+// next DNS query; a reinstate lets them through again.
 func TestSuspensionCutsTunnelAndBlocksTraffic(t *testing.T) {
 	e := startOpsGateway(t)
 	c := e.client(t)
@@ -238,25 +275,21 @@ func TestSuspensionCutsTunnelAndBlocksTraffic(t *testing.T) {
 		t.Fatalf("through the tunnel before the suspension: %d %q", code, body)
 	}
 
-	// The reader blocks on the tunnel until the gateway closes it.
-	cut := make(chan error, 1)
-	go func() {
-		_ = tn.conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a hung test fails rather than waits forever
-		_, err := tn.br.ReadByte()
-		cut <- err
-	}()
+	// A keep-alive connection to the proxy, idle after one request.
+	keep := e.keepAlive(t)
+	if code, body := keep.roundTrip(t, fb, "http://"+net.JoinHostPort(fb, e.port)+"/CTDOT"); code != http.StatusOK {
+		t.Fatalf("keep-alive request before the suspension: %d %q", code, body)
+	}
+
+	// Readers block on the tunnel and the idle connection until the
+	// gateway closes them.
+	tunnelCut, keepCut := tn.closed(), keep.closed()
 	code, body := apiCall(t, e.g, http.MethodPost, "/api/v1/agencies/DOT/suspend", testToken, `{"reason":"incident 7","by":"secops"}`)
 	if code != http.StatusOK {
 		t.Fatalf("suspend DOT = %d %s", code, body)
 	}
-	err := <-cut
-	var ne net.Error
-	switch {
-	case errors.As(err, &ne) && ne.Timeout():
-		t.Fatal("the suspension did not close DOT's open tunnel")
-	case !errors.Is(err, io.EOF):
-		t.Errorf("read on the cut tunnel: %v, want EOF", err)
-	}
+	checkCut(t, "DOT's open tunnel", <-tunnelCut)
+	checkCut(t, "DOT's idle keep-alive connection", <-keepCut)
 
 	if code, reason, _ := e.get(t, c, fb, "/CTDOT"); code != http.StatusForbidden || reason != string(allowlist.ReasonAgencySuspended) {
 		t.Errorf("after the suspension, GET %s/CTDOT = %d %q, want 403 %s", fb, code, reason, allowlist.ReasonAgencySuspended)
@@ -322,13 +355,7 @@ func TestReloadAddingGrantKeepsConnections(t *testing.T) {
 		t.Fatalf("through the tunnel before the reload: %d", code)
 	}
 	// A keep-alive connection to the proxy, used once before the reload.
-	keep := &tunnel{}
-	keep.conn, _ = net.Dial("tcp", e.g.ls.proxy.Addr().String())
-	if keep.conn == nil {
-		t.Fatal("cannot connect to the proxy")
-	}
-	t.Cleanup(func() { keep.conn.Close() })
-	keep.br = bufio.NewReader(keep.conn)
+	keep := e.keepAlive(t)
 	if code, body := keep.roundTrip(t, fb, "http://"+net.JoinHostPort(fb, e.port)+"/CTDOT"); code != http.StatusOK {
 		t.Fatalf("keep-alive request before the reload: %d %q", code, body)
 	}
@@ -424,5 +451,32 @@ func TestTunnelsOfOtherAgenciesSurvive(t *testing.T) {
 	}
 	if code, body := tn.roundTrip(t, fb, "/CTDOT"); code != http.StatusOK {
 		t.Errorf("DOT's tunnel after DCF's suspension: %d %q", code, body)
+	}
+}
+
+// TestSuspensionSurvivesRestartAtTheFrontDoors: a gateway started again
+// on the same files blocks the suspended agency in the proxy and the DNS
+// filter from its first request, and lists the suspension.
+func TestSuspensionSurvivesRestartAtTheFrontDoors(t *testing.T) {
+	e := startOpsGateway(t)
+	const fb = "www.facebook.com"
+	if code, body := apiCall(t, e.g, http.MethodPost, "/api/v1/agencies/DOT/suspend", testToken, `{"reason":"audit","by":"secops"}`); code != http.StatusOK {
+		t.Fatalf("suspend DOT = %d %s", code, body)
+	}
+	e.stop()
+	e.g, e.stop = runGateway(t, e.path)
+
+	if code, reason, _ := e.get(t, e.client(t), fb, "/CTDOT"); code != http.StatusForbidden || reason != string(allowlist.ReasonAgencySuspended) {
+		t.Errorf("after a restart, GET %s/CTDOT = %d %q, want 403 %s", fb, code, reason, allowlist.ReasonAgencySuspended)
+	}
+	if r := e.dnsQuery(t, "udp", fb); r.Rcode != dns.RcodeNameError {
+		t.Errorf("after a restart, DNS %s = %s, want NXDOMAIN", fb, r)
+	}
+	code, body := apiCall(t, e.g, http.MethodGet, "/api/v1/suspensions", testToken, "")
+	if l := decodeJSON[suspensionsBody](t, body).Suspensions; code != http.StatusOK || len(l) != 1 || l[0].ID != "DOT" || l[0].By != "secops" || l[0].Reason != "audit" {
+		t.Errorf("suspensions after a restart = %d %s", code, body)
+	}
+	if v, _ := seriesValue(scrape(t, e.g), "smgate_suspensions", map[string]string{"scope": "agency"}); v != 1 {
+		t.Errorf("smgate_suspensions{scope=agency} after a restart = %v, want 1", v)
 	}
 }
