@@ -49,6 +49,11 @@ const (
 	accessAck      = "Read and acknowledge the social media acceptable-use policy, then ask your agency's social media coordinator to record your acknowledgement."
 	accessRetry    = "Try again in a few minutes. If the problem persists, contact the help desk and quote the request id below."
 	accessLimited  = "Too many sign-in attempts failed. Wait a few minutes before trying again, and check your user name and password."
+	// No grant changes a ban, a suspension or a port: these do not send
+	// staff to ask for access.
+	accessBanned    = "The ban applies to every role, so access to this platform cannot be requested. If you think it is banned in error, contact the help desk and quote the request id below."
+	accessSuspended = "The suspension applies until the central security unit lifts it; requesting access does not change it. Your agency's social media coordinator can tell you more; quote the request id below."
+	accessPort      = "Use the platform's usual web address, without a port number. If your work needs another port, contact the help desk and quote the request id below."
 )
 
 // decisionPage is the page of a blocked decision.
@@ -70,6 +75,12 @@ func (s *Server) decisionPage(f *flow, snap *allowlist.Snapshot, status int) *pa
 		p.Access = accessAck
 	case allowlist.ReasonPolicyUnavailable:
 		p.Access = accessRetry
+	case allowlist.ReasonPlatformBanned:
+		p.Access = accessBanned
+	case allowlist.ReasonAgencySuspended, allowlist.ReasonPlatformSuspended, allowlist.ReasonAccountSuspended:
+		p.Access = accessSuspended
+	case allowlist.ReasonPort:
+		p.Access = accessPort
 	}
 	return p
 }

@@ -89,24 +89,40 @@ func escapeFor(ctype, s string) string {
 }
 
 // TestBlockPageAccessAdvice: the "what you can do" text follows the
-// reason: sign in, acknowledge the policy, or ask the coordinator.
+// reason: sign in, acknowledge the policy, ask the coordinator for access
+// when a grant would help, and not when no grant can (a ban, a
+// suspension, a port).
 func TestBlockPageAccessAdvice(t *testing.T) {
 	e := newEnv(t, envConfig{})
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "instagram", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.engine.Suspend(allowlist.ScopeAgency, "DOT", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name       string
 		user, pass string
+		target     string
 		status     int
 		title      string
 		access     string
 	}{
-		{"unauthenticated", "", "", http.StatusProxyAuthRequired, titleSignIn, accessSignIn},
-		{"not acknowledged", "newbie", "fresh", http.StatusForbidden, titleBlocked, accessAck},
-		{"no grant", "tlee", "roads", http.StatusForbidden, titleBlocked, accessDefault},
+		{"unauthenticated", "", "", "http://facebook.com:{H}/", http.StatusProxyAuthRequired, titleSignIn, accessSignIn},
+		{"not acknowledged", "newbie", "fresh", "http://facebook.com:{H}/", http.StatusForbidden, titleBlocked, accessAck},
+		{"no grant", "jsmith", "secret", "http://youtube.com:{H}/", http.StatusForbidden, titleBlocked, accessDefault},
+		{"banned", "jsmith", "secret", "http://tiktok.com:{H}/", http.StatusForbidden, titleBlocked, accessBanned},
+		{"platform suspended", "bjones", "hunter2", "http://instagram.com:{H}/", http.StatusForbidden, titleBlocked, accessSuspended},
+		{"agency suspended", "tlee", "roads", "http://youtube.com:{H}/CTDOT", http.StatusForbidden, titleBlocked, accessSuspended},
+		{"port", "bjones", "hunter2", "http://facebook.com:8443/", http.StatusForbidden, titleBlocked, accessPort},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			resp, body, _, _ := e.raw("", e.request(wireCase{user: c.user, pass: c.pass, method: "GET", target: "http://facebook.com:{H}/"}))
+			resp, body, _, _ := e.raw("", e.request(wireCase{user: c.user, pass: c.pass, method: "GET", target: c.target}))
 			if resp.StatusCode != c.status || !strings.Contains(body, c.title) || !strings.Contains(body, c.access) {
 				t.Fatalf("got %d, want %d with %q and %q:\n%s", resp.StatusCode, c.status, c.title, c.access, body)
+			}
+			if c.access != accessDefault && strings.Contains(body, accessDefault) {
+				t.Errorf("page advises requesting access where no grant helps:\n%s", body)
 			}
 			e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
 		})
