@@ -172,21 +172,6 @@ func dailyPrune(g *gateway) {
 	}
 }
 
-// reload reloads the policy and records the attempt in the usage log.
-func reload(g *gateway, by string) (*allowlist.Loaded, error) {
-	l, err := g.engine.Reload()
-	r := &logs.Record{Action: logs.ActionReload, Outcome: logs.OutcomeSuccess, By: by,
-		Message: fmt.Sprintf("policy generation %d", g.engine.Snapshot().Gen())}
-	if err != nil {
-		r.Outcome = logs.OutcomeFailure
-		r.Message = "reload failed, last good policy kept: " + strings.ReplaceAll(err.Error(), "\n", "; ")
-	}
-	if lerr := g.sink.Log(r); lerr != nil {
-		g.log.Error().Err(lerr).Msg("cannot record the reload in the usage log")
-	}
-	return l, err
-}
-
 // openUsageLog opens the durable usage-log writer of cfg.
 func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Registerer) (*logs.Writer, error) {
 	key, err := readHMACKey(cfg.Logs.HMACKeyFile)
