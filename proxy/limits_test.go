@@ -207,6 +207,36 @@ func TestUpstreamDown(t *testing.T) {
 	}
 }
 
+// TestUpstreamDownSocial: an allowed social-media request whose origin
+// refuses the connection (nothing listens on 127.0.0.1:80 and :443 here)
+// gets the 502 page; its record keeps the decision and adds the failure.
+func TestUpstreamDownSocial(t *testing.T) {
+	for _, p := range []string{"80", "443"} {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+p); err == nil {
+			c.Close()
+			t.Skipf("something listens on 127.0.0.1:%s here", p)
+		}
+	}
+	e := newEnv(t, envConfig{})
+	for _, c := range []wireCase{
+		{user: "bjones", pass: "hunter2", method: "GET", target: "http://facebook.com/"},
+		{user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:443"},
+	} {
+		resp, body, conn, _ := e.raw("", e.request(c))
+		if conn != nil {
+			conn.Close()
+		}
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, explainBadGateway) {
+			t.Fatalf("%s: got %d %q", c.method, resp.StatusCode, body)
+		}
+		r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+		if r.Reason != string(allowlist.ReasonAllowedGrant) || r.Status != http.StatusBadGateway ||
+			r.Message != "gateway: upstream_error" || r.Platform != "facebook" || r.User != "bjones" {
+			t.Errorf("%s: record %+v", c.method, r)
+		}
+	}
+}
+
 // TestOversizedHeader: a request header past the limit is answered 431
 // and its connection closed; other clients are served meanwhile.
 func TestOversizedHeader(t *testing.T) {
@@ -241,10 +271,23 @@ func TestOversizedHeader(t *testing.T) {
 }
 
 // TestHeaderTimeout: a client that does not finish its request header in
-// proxy.header_timeout is disconnected; others are served meanwhile.
+// proxy.header_timeout is disconnected; others are served meanwhile, and
+// neither an open tunnel nor an idle keep-alive connection, both older
+// than the timeout by the time the slow client is cut, is cut with it.
 func TestHeaderTimeout(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	s := e.sideServer(t, `header_timeout = "200ms"`, nil)
+	ok := "http://example.test:" + portOf(e.origin.addr) + "/"
+	idle := s.dialLive(t)
+	if st, err := idle.get(ok); err != nil || st != 200 {
+		t.Fatalf("keep-alive: %d %v", st, err)
+	}
+	resp, _, tunnel, _ := s.raw("", s.request(wireCase{user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:{T}"}))
+	if resp.StatusCode != 200 {
+		t.Fatalf("tunnel: %d", resp.StatusCode)
+	}
+	defer tunnel.Close()
+
 	slow, err := net.Dial("tcp", s.proxy)
 	if err != nil {
 		t.Fatal(err)
@@ -253,7 +296,6 @@ func TestHeaderTimeout(t *testing.T) {
 	if _, err := io.WriteString(slow, "GET http://example.test/ HTTP/1.1\r\nHost: exa"); err != nil {
 		t.Fatal(err)
 	}
-	ok := "http://example.test:" + portOf(e.origin.addr) + "/"
 	if st, err := s.dialLive(t).get(ok); err != nil || st != 200 {
 		t.Errorf("other client while one is slow: %d %v", st, err)
 	}
@@ -262,6 +304,13 @@ func TestHeaderTimeout(t *testing.T) {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("the slow client was never disconnected")
+	}
+
+	if st, err := idle.get(ok); err != nil || st != 200 {
+		t.Errorf("idle keep-alive connection after header_timeout: %d %v", st, err)
+	}
+	if got := getOverTunnel(t, e, tunnel); got != "hello from origin /tunnelled" {
+		t.Errorf("tunnel after header_timeout: %q", got)
 	}
 }
 
