@@ -66,10 +66,16 @@ func editFile(t *testing.T, path string, pairs ...string) {
 // test's cleanup also calls, and returns the gateway once it serves.
 func runGateway(t *testing.T, path string) (g *gateway, stop func()) {
 	t.Helper()
+	return runGatewayLog(t, path, zerolog.Nop())
+}
+
+// runGatewayLog is runGateway with the operational log going to log.
+func runGatewayLog(t *testing.T, path string, log zerolog.Logger) (g *gateway, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *gateway, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, path, zerolog.Nop(), ready) }()
+	go func() { done <- serve(ctx, path, log, ready) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {

@@ -342,11 +342,12 @@ func TestAdminReload(t *testing.T) {
 		t.Error("a failed reload replaced the policy")
 	}
 	_, body = apiCall(t, g, http.MethodGet, "/api/v1/status", testToken, "")
-	if st := decodeJSON[statusBody](t, body); !strings.Contains(st.Policy.LastError, "registry.toml") || st.Policy.Failures != 1 {
+	// The file watcher may see the broken file and fail on it too.
+	if st := decodeJSON[statusBody](t, body); !strings.Contains(st.Policy.LastError, "registry.toml") || st.Policy.Failures < 1 {
 		t.Errorf("status after a failed reload: %s", body)
 	}
-	if v, _ := metricValue(t, g, "smgate_reloads_total", map[string]string{"result": "failure"}); v != 1 {
-		t.Errorf("smgate_reloads_total{result=failure} = %v, want 1", v)
+	if v, _ := metricValue(t, g, "smgate_reloads_total", map[string]string{"result": "failure"}); v < 1 {
+		t.Errorf("smgate_reloads_total{result=failure} = %v, want 1 or more", v)
 	}
 
 	if err := os.WriteFile(regPath, regGood, 0o600); err != nil {
@@ -368,7 +369,9 @@ func TestAdminReload(t *testing.T) {
 	}
 	var bys []string
 	for _, r := range usageRecords(t, g) {
-		bys = append(bys, r.Outcome+" by "+r.By)
+		if r.By != watchBy {
+			bys = append(bys, r.Outcome+" by "+r.By)
+		}
 	}
 	if len(bys) < 2 || bys[0] != "failure by ops" || bys[len(bys)-1] != "success by "+defaultAPIBy {
 		t.Errorf("reload records: %v", bys)

@@ -100,7 +100,7 @@ func TestServeReloadIsRecorded(t *testing.T) {
 	if g.engine.Snapshot() != good {
 		t.Error("a failed reload replaced the policy")
 	}
-	if st := g.engine.Status(); st.LastError == "" || st.Failures != 1 {
+	if st := g.engine.Status(); st.LastError == "" || st.Failures < 1 { // the file watcher may fail on it too
 		t.Errorf("status after a failed reload: %+v", st)
 	}
 	if err := g.writer.Flush(); err != nil {
@@ -119,7 +119,7 @@ func TestServeReloadIsRecorded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Action == logs.ActionReload {
+			if r.Action == logs.ActionReload && r.By == "test" { // not the file watcher's
 				outcomes = append(outcomes, r.Outcome)
 			}
 		}
