@@ -205,10 +205,59 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 	if f.record {
 		resp.Header.Set(headerRequestID, f.id)
 	}
+	if up, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = s.upgraded(f, req, up, track)
+		return resp, nil
+	}
 	if track {
 		resp.Body = untrackBody(resp.Body, func() { s.tracker.done(f) })
 	}
 	return resp, nil
+}
+
+// upgraded returns the body of a 101 Switching Protocols answer: the
+// upstream connection, which goproxy relays to the hijacked client
+// connection until one side stops, then closes. goproxy never closes the
+// client connection, so closing the body does: the client sees the end,
+// and the connection gives back its descriptor and its place under
+// max_conns. Cancelling the request no longer reaches a switched
+// connection, so a policy cut closes the body instead.
+func (s *Server) upgraded(f *flow, req *http.Request, up io.ReadWriteCloser, track bool) io.ReadWriteCloser {
+	b := &upgradedBody{ReadWriteCloser: up}
+	if lc := connOf(req); lc != nil {
+		b.client = lc
+	}
+	if track {
+		b.done = func() { s.tracker.done(f) }
+		f.setCut(func() { _ = b.Close() })
+		if f.cutReason() != "" { // cut while the answer was on its way
+			_ = b.Close()
+		}
+	}
+	return b
+}
+
+// upgradedBody closes the upstream and the client connection of a
+// switched request together, once.
+type upgradedBody struct {
+	io.ReadWriteCloser
+	client net.Conn
+	done   func()
+	once   sync.Once
+	err    error
+}
+
+func (b *upgradedBody) Close() error {
+	b.once.Do(func() {
+		b.err = b.ReadWriteCloser.Close()
+		if b.client != nil {
+			_ = b.client.Close()
+		}
+		if b.done != nil {
+			b.done()
+		}
+	})
+	return b.err
 }
 
 // upstreamFailed records a request whose upstream could not be reached and

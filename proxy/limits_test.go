@@ -26,12 +26,20 @@ import (
 // operational log.
 func (e *env) sideServer(t *testing.T, proxyTOML string, hook func(*http.Request)) *env {
 	t.Helper()
+	return e.sideServerEdit(t, func(cfg string) string {
+		return strings.Replace(cfg, "[proxy]\n", "[proxy]\n"+proxyTOML+"\n", 1)
+	}, hook)
+}
+
+// sideServerEdit is sideServer with the gateway file edited by edit.
+func (e *env) sideServerEdit(t *testing.T, edit func(string) string, hook func(*http.Request)) *env {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(e.dir, "smgate.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(e.dir, "side.toml")
-	cfg := strings.Replace(string(b), "[proxy]\n", "[proxy]\n"+proxyTOML+"\n", 1)
+	cfg := edit(string(b))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
