@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -257,4 +258,43 @@ func mustPort(t *testing.T, addr string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestConnectChallengeThenTunnelOnSameConnection: as curl does, a client
+// answered 407 to a CONNECT retries with credentials on the same
+// connection, which then becomes the tunnel.
+func TestConnectChallengeThenTunnelOnSameConnection(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	c, err := net.Dial("tcp", e.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	for i, w := range []wireCase{
+		{method: "CONNECT", target: "facebook.com:{T}"},
+		{user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:{T}"},
+	} {
+		if _, err := io.WriteString(c, e.request(w)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if want := []int{407, 200}[i]; resp.StatusCode != want {
+			t.Fatalf("answer %d: %d, want %d", i, resp.StatusCode, want)
+		}
+		if i == 0 {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	if br.Buffered() != 0 {
+		t.Fatalf("%d bytes after the 200", br.Buffered())
+	}
+	if got := getOverTunnel(t, e, c); got != "hello from origin /tunnelled" {
+		t.Errorf("through the tunnel: %q", got)
+	}
 }
