@@ -529,3 +529,53 @@ func TestSuspensionSurvivesRestartAtTheFrontDoors(t *testing.T) {
 		t.Errorf("smgate_suspensions{scope=agency} after a restart = %v, want 1", v)
 	}
 }
+
+// TestCLISuspensionScopesAtTheFrontDoors: smgate suspend --platform and
+// --account, run against the gateway, cut the open tunnels they cover and
+// block the next request and query, and leave the rest alone.
+func TestCLISuspensionScopesAtTheFrontDoors(t *testing.T) {
+	e := startOpsGateway(t)
+	cli := cliConfig(t, e.path, e.g.ls.admin.Addr().String())
+	c := e.client(t)
+	const yt, fb = "www.youtube.com", "www.facebook.com"
+	for _, tc := range []struct {
+		flag, id             string
+		host, page           string
+		reason               allowlist.Reason
+		otherHost, otherPage string
+	}{
+		{"--platform", "youtube", yt, "/@CTDOT", allowlist.ReasonPlatformSuspended, fb, "/CTDOT"},
+		{"--account", "dot-facebook", fb, "/CTDOT", allowlist.ReasonAccountSuspended, yt, "/@CTDOT"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			code, tn := e.connect(t, tc.host)
+			code2, other := e.connect(t, tc.otherHost)
+			if code != http.StatusOK || code2 != http.StatusOK {
+				t.Fatalf("CONNECT %s = %d, %s = %d", tc.host, code, tc.otherHost, code2)
+			}
+			cut := tn.closed()
+			if code, out, errs := runCmd(t, "", "suspend", tc.flag, tc.id, "--reason", "incident", "--config", cli); code != 0 {
+				t.Fatalf("smgate suspend %s %s: exit %d\n%s%s", tc.flag, tc.id, code, out, errs)
+			}
+			checkCut(t, "the tunnel to "+tc.host, <-cut)
+			if code, reason, _ := e.get(t, c, tc.host, tc.page); code != http.StatusForbidden || reason != string(tc.reason) {
+				t.Errorf("GET %s%s = %d %q, want 403 %s", tc.host, tc.page, code, reason, tc.reason)
+			}
+			if r := e.dnsQuery(t, "udp", tc.host); r.Rcode != dns.RcodeNameError {
+				t.Errorf("DNS %s = %s, want NXDOMAIN", tc.host, r)
+			}
+			if code, body := other.roundTrip(t, tc.otherHost, tc.otherPage); code != http.StatusOK {
+				t.Errorf("the tunnel to %s after the suspension: %d %q", tc.otherHost, code, body)
+			}
+			if code, reason, _ := e.get(t, c, tc.otherHost, tc.otherPage); code != http.StatusOK {
+				t.Errorf("GET %s%s = %d %q", tc.otherHost, tc.otherPage, code, reason)
+			}
+			if code, out, errs := runCmd(t, "", "reinstate", tc.flag, tc.id, "--config", cli); code != 0 {
+				t.Fatalf("smgate reinstate %s %s: exit %d\n%s%s", tc.flag, tc.id, code, out, errs)
+			}
+			if code, reason, _ := e.get(t, c, tc.host, tc.page); code != http.StatusOK {
+				t.Errorf("after the reinstate, GET %s%s = %d %q", tc.host, tc.page, code, reason)
+			}
+		})
+	}
+}
