@@ -2,9 +2,16 @@ package main
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/logs"
 )
 
 // TestReloadWarnsRestartOnlyKeys: a reload applies the gateway file's
@@ -41,3 +48,31 @@ func TestReloadWarnsRestartOnlyKeys(t *testing.T) {
 }
 
 func restartWarning(w string) bool { return strings.Contains(w, "take effect on restart") }
+
+// TestSIGHUPReloads sends SIGHUP to the process as systemctl reload does,
+// right after the gateway is ready: the gateway survives it and reloads,
+// and the next request is decided on the new policy.
+func TestSIGHUPReloads(t *testing.T) {
+	e := startOpsGateway(t)
+	c := e.client(t)
+	const ig = "www.instagram.com"
+	if code, reason, _ := e.get(t, c, ig, "/"); code != http.StatusForbidden || reason != string(allowlist.ReasonNoGrant) {
+		t.Fatalf("before the reload, GET %s = %d %q", ig, code, reason)
+	}
+	editFile(t, filepath.Join(filepath.Dir(e.path), "directory.toml"),
+		`accounts = ["dot-youtube", "dot-facebook"]`, `accounts = ["dot-youtube", "dot-facebook"]`+"\nplatforms = [\"instagram\"]")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a reload by SIGHUP in the usage log", func() bool {
+		for _, r := range usageRecords(t, e.g) {
+			if r.Action == logs.ActionReload && r.By == "SIGHUP" && r.Outcome == logs.OutcomeSuccess {
+				return true
+			}
+		}
+		return false
+	})
+	if code, reason, _ := e.get(t, c, ig, "/"); code != http.StatusOK {
+		t.Errorf("after SIGHUP, GET %s = %d %q", ig, code, reason)
+	}
+}

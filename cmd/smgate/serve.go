@@ -99,12 +99,17 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 	if err != nil {
 		return err
 	}
+	// SIGHUP is caught before systemd hears READY=1: its default action
+	// would end the gateway, and ExecReload may send it at once.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log.Info().Str("config", cfgPath).Str("mode", string(cfg.Gateway.Mode)).Strs("listen", addrStrings(g.self)).Msg("gateway serving")
 	notifySystemd("READY=1")
 	if ready != nil {
 		ready <- g
 	}
-	loop(ctx, g)
+	loop(ctx, g, hup)
 	notifySystemd("STOPPING=1")
 	log.Info().Msg("shutting down")
 	return nil
@@ -134,11 +139,9 @@ func shutdownAll(doors []frontDoor, log zerolog.Logger) {
 	}
 }
 
-// loop handles SIGHUP (reload) and the daily prune until ctx ends.
-func loop(ctx context.Context, g *gateway) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+// loop reloads on each signal from hup (SIGHUP) and prunes daily until
+// ctx ends.
+func loop(ctx context.Context, g *gateway, hup <-chan os.Signal) {
 	prune := time.NewTicker(24 * time.Hour)
 	defer prune.Stop()
 	dailyPrune(g)
