@@ -179,3 +179,54 @@ func TestAddressesRemembered(t *testing.T) {
 		}
 	}
 }
+
+// TestSuspensionBlocksNextQuery: after Engine.Suspend the next query of
+// the agency's user is blocked, over UDP and TCP, whether the name is
+// cached, never asked (then not forwarded at all), or a non-social alias
+// of a platform; another agency's user is untouched, and each blocked
+// query is recorded with the suspension's reason.
+func TestSuspensionBlocksNextQuery(t *testing.T) {
+	up := startUpstream(t)
+	f := startFilter(t, up, fixtureOpts{})
+	for _, name := range []string{"facebook.com.", "cloak.example.org."} {
+		if r := f.ask(t, bjones, "udp", name, dns.TypeA, true); r.Rcode != dns.RcodeSuccess {
+			t.Fatalf("%s before the suspension: %v", name, r)
+		}
+	}
+	if _, err := f.engine.Suspend(allowlist.ScopeAgency, "DCF", "incident 42", "soc"); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, qname string }{
+		{"cached name", "facebook.com."},
+		{"cached alias of a platform", "cloak.example.org."},
+		{"name never asked", "instagram.com."},
+	}
+	n := 0
+	for _, nw := range []string{"udp", "tcp"} {
+		for _, c := range cases {
+			t.Run(nw+"/"+c.name, func(t *testing.T) {
+				r := f.ask(t, bjones, nw, c.qname, dns.TypeA, true)
+				checkAnswer(t, r, c.qname, blocked(allowlist.ReasonAgencySuspended))
+				n++
+			})
+		}
+	}
+	if got := up.count("udp", "instagram.com.", dns.TypeA) + up.count("tcp", "instagram.com.", dns.TypeA); got != 0 {
+		t.Errorf("a suspended agency's query was forwarded %d times", got)
+	}
+	if r := f.ask(t, tlee, "udp", "facebook.com.", dns.TypeA, true); edeOf(r) != string(allowlist.ReasonNoGrant) {
+		t.Errorf("another agency's user: %v", r)
+	}
+	var suspended int
+	for _, rec := range f.records(t) {
+		if rec.Reason == string(allowlist.ReasonAgencySuspended) {
+			suspended++
+			if rec.User != "bjones" || rec.Agency != "DCF" || rec.Outcome != logs.OutcomeBlocked {
+				t.Errorf("record %+v", rec)
+			}
+		}
+	}
+	if suspended != n {
+		t.Errorf("%d records with reason %s, want %d", suspended, allowlist.ReasonAgencySuspended, n)
+	}
+}
