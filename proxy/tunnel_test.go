@@ -298,3 +298,39 @@ func TestConnectChallengeThenTunnelOnSameConnection(t *testing.T) {
 		t.Errorf("through the tunnel: %q", got)
 	}
 }
+
+// TestConnectAccountGrantUnverified: without interception a CONNECT shows
+// no path, so an account-level grant is applied at platform level and
+// recorded as account "unverified" when proxy.unverified_accounts is
+// "allow", and not at all when it is "block".
+func TestConnectAccountGrantUnverified(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	strict := e.sideServer(t, `unverified_accounts = "block"`, nil)
+	for _, c := range []struct {
+		name   string
+		env    *env
+		status int
+		reason allowlist.Reason
+		acct   string
+	}{
+		{"allow", e, 200, allowlist.ReasonAllowedGrant, allowlist.UnverifiedAccount},
+		{"block", strict, 403, allowlist.ReasonNoGrant, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, _, conn, _ := c.env.raw("", c.env.request(wireCase{user: "tlee", pass: "roads", method: "CONNECT", target: "www.youtube.com:{T}"}))
+			if conn != nil {
+				conn.Close()
+			}
+			if resp.StatusCode != c.status {
+				t.Fatalf("got %d", resp.StatusCode)
+			}
+			r := c.env.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+			if r.Reason != string(c.reason) || r.Account != c.acct || r.Platform != "youtube" {
+				t.Errorf("record %+v", r)
+			}
+			if c.status == 200 && r.Role != "dot-communications" {
+				t.Errorf("record role %q", r.Role)
+			}
+		})
+	}
+}
