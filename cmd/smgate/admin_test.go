@@ -72,6 +72,7 @@ func runGateway(t *testing.T, path string) (g *gateway, stop func()) {
 // runGatewayLog is runGateway with the operational log going to log.
 func runGatewayLog(t *testing.T, path string, log zerolog.Logger) (g *gateway, stop func()) {
 	t.Helper()
+	checkGoroutines(t, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *gateway, 1)
 	done := make(chan error, 1)

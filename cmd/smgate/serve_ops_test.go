@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,7 @@ type opsEnv struct {
 // 127.0.0.2, and the origin's port is allowed.
 func startOpsGateway(t *testing.T) *opsEnv {
 	t.Helper()
+	checkGoroutines(t, true) // after the origin and the resolver are closed too
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "origin %s%s", r.Host, r.URL.Path)
 	}))
@@ -87,6 +89,55 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 			t.Fatalf("operational log line %q: %v", l, err)
 		}
 		out = append(out, m)
+	}
+	return out
+}
+
+// checkGoroutines fails the test when, once the cleanups registered after
+// it have run, goroutines of smgate's packages are still running: a
+// gateway that does not stop everything it started. With ofTests, also
+// those the test code started.
+func checkGoroutines(t *testing.T, ofTests bool) {
+	t.Helper()
+	t.Cleanup(func() {
+		var left []string
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			left = smgateGoroutines(ofTests)
+			if len(left) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond) // poll interval of a bounded poll
+		}
+		for _, g := range left {
+			t.Errorf("goroutine left running after the gateway stopped:\n%s", g)
+		}
+	})
+}
+
+// smgateGoroutines returns the stacks of the other goroutines that run
+// code of this module's packages; with ofTests false, not those that test
+// code started.
+func smgateGoroutines(ofTests bool) []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	stacks := strings.Split(string(buf), "\n\n")
+	var out []string
+	for _, st := range stacks[1:] { // the first is this goroutine
+		if !strings.Contains(st, "github.com/smgate/smgate/") || strings.Contains(st, "testing.tRunner") {
+			continue
+		}
+		if _, creator, _ := strings.Cut(st, "\ncreated by "); !ofTests && strings.Contains(creator, "_test.go:") {
+			continue
+		}
+		out = append(out, st)
 	}
 	return out
 }
