@@ -341,3 +341,19 @@ func TestConnectionCapCountsTunnels(t *testing.T) {
 		t.Errorf("after the tunnel closed: %d %v", st, err)
 	}
 }
+
+// TestIdleTimeout: a keep-alive connection left idle past
+// proxy.idle_timeout is closed by the proxy.
+func TestIdleTimeout(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `idle_timeout = "200ms"`, nil)
+	k := s.dialLive(t)
+	if st, err := k.get("http://example.test:" + portOf(e.origin.addr) + "/"); err != nil || st != 200 {
+		t.Fatalf("got %d %v", st, err)
+	}
+	_ = k.c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a safety net, far past idle_timeout
+	if _, err := k.br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("idle connection not closed by the proxy: %v", err)
+	}
+	waitFor(t, "the idle connection's place", func() bool { return testutil.ToFloat64(s.srv.m.conns) == 0 })
+}
