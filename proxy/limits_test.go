@@ -120,7 +120,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestPanicRecovered(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	s := e.sideServer(t, "", func(r *http.Request) {
-		if r.URL.Path == "/panic" {
+		if r.URL.Path == "/panic" || strings.HasPrefix(r.URL.Host, "panic.") {
 			panic("test panic in the handler")
 		}
 	})
@@ -142,12 +142,33 @@ func TestPanicRecovered(t *testing.T) {
 	if st, err := before.get(ok); err != nil || st != 200 {
 		t.Errorf("connection open before the panic: %d %v", st, err)
 	}
-	if st, err := s.dialLive(t).get(ok); err != nil || st != 200 {
+	after := s.dialLive(t)
+	if st, err := after.get(ok); err != nil || st != 200 {
 		t.Errorf("new connection after the panic: %d %v", st, err)
 	}
-	if resp, _ := s.do(s.client("bjones", "hunter2", ""), "GET", "http://facebook.com:"+portOf(e.origin.addr)+"/", nil); resp.StatusCode != 200 {
+	client := s.client("bjones", "hunter2", "")
+	if resp, _ := s.do(client, "GET", "http://facebook.com:"+portOf(e.origin.addr)+"/", nil); resp.StatusCode != 200 {
 		t.Errorf("social-media request after the panic: %d", resp.StatusCode)
 	}
+	c, err := net.Dial("tcp", s.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "CONNECT panic.test:443 HTTP/1.1\r\nHost: panic.test:443\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Errorf("panicking CONNECT: %q %v", b, err)
+	}
+	if n := testutil.ToFloat64(s.srv.m.panics); n != 2 {
+		t.Errorf("panics counted %v, want 2", n)
+	}
+	before.c.Close()
+	after.c.Close()
+	client.CloseIdleConnections()
+	waitFor(t, "every connection's place, the panicking ones' too", func() bool { return testutil.ToFloat64(s.srv.m.conns) == 0 })
 }
 
 // TestConnectionCap: past proxy.max_conns open client connections, a new
