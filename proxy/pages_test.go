@@ -1,9 +1,14 @@
 package proxy
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/logs"
@@ -193,4 +198,50 @@ func TestPageRenderEscapes(t *testing.T) {
 	if ctype != "text/plain; charset=utf-8" || strings.Count(string(text), x) < 11 {
 		t.Errorf("text page %q:\n%s", ctype, text)
 	}
+}
+
+// TestBlockPageForLargeUpload: a blocked upload gets its block page even
+// while the client is still sending a body far larger than the proxy
+// reads, with and without Expect: 100-continue; nothing reaches the origin.
+func TestBlockPageForLargeUpload(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const size = 64 << 20
+	for _, expect := range []bool{false, true} {
+		c, err := net.Dial("tcp", e.proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		head := "PUT http://facebook.com:" + portOf(e.origin.addr) + "/upload HTTP/1.1\r\nHost: facebook.com:" + portOf(e.origin.addr) +
+			"\r\nProxy-Authorization: " + basic("bjones", "hunter2") + "\r\nContent-Type: video/mp4\r\nContent-Length: " + strconv.Itoa(size) + "\r\n"
+		if expect {
+			head += "Expect: 100-continue\r\n"
+		}
+		if _, err := io.WriteString(c, head+"\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		if !expect {
+			go func() { _, _ = io.Copy(c, io.LimitReader(zeroReader{}, size)) }() // fails once the proxy closes
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("expect %v: %v", expect, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		c.Close()
+		if err != nil || resp.StatusCode != http.StatusForbidden || resp.Header.Get(headerReason) != string(allowlist.ReasonActionNotGranted) ||
+			!strings.Contains(string(body), allowlist.ReasonActionNotGranted.Explain()) {
+			t.Errorf("expect %v: %d %s %v %q", expect, resp.StatusCode, resp.Header.Get(headerReason), err, body)
+		}
+	}
+	if n := len(e.origin.requests()); n != 0 {
+		t.Errorf("origin got %d requests", n)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
