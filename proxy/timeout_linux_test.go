@@ -43,8 +43,8 @@ func blackhole(t *testing.T) string {
 		if errors.As(err, &ne) && ne.Timeout() {
 			break
 		}
-		if err != nil {
-			t.Fatal(err)
+		if err != nil { // e.g. net.ipv4.tcp_abort_on_overflow = 1 resets instead
+			t.Skipf("a full loopback accept queue does not drop SYNs here: %v", err)
 		}
 		t.Cleanup(func() { c.Close() })
 	}
