@@ -192,3 +192,24 @@ func TestServeDrainsOnShutdown(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+// TestServeRefusesWhatIsNotBuilt: a transparent listener or TLS
+// interception asked for in the config stops serve with an error naming
+// the key, rather than a port nobody serves or account rules silently
+// applied at platform level.
+func TestServeRefusesWhatIsNotBuilt(t *testing.T) {
+	for _, tc := range []struct {
+		edits []string
+		want  string
+	}{
+		{[]string{`transparent_listen = ""`, `transparent_listen = "127.0.0.1:0"`}, "proxy.transparent_listen"},
+		{[]string{"enabled = false\nca_cert = \"\"\nca_key = \"\"", "enabled = true\nca_cert = \"ca.pem\"\nca_key = \"ca.key\""}, "proxy.intercept.enabled"},
+	} {
+		path := adminConfig(t, false)
+		editFile(t, path, tc.edits...)
+		err := serve(context.Background(), path, zerolog.Nop(), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("serve with %s set: %v; want an error naming it", tc.want, err)
+		}
+	}
+}
