@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/netip"
@@ -63,14 +64,20 @@ func newAuthenticator(workers int) *authenticator {
 }
 
 // parseBasic returns the decoded "user:password" of a Basic
-// Proxy-Authorization value.
-func parseBasic(h string) ([]byte, bool) {
+// Proxy-Authorization value, decoded into buf when it fits (the caller's
+// stack array: no allocation on the request path).
+func parseBasic(h string, buf []byte) ([]byte, bool) {
 	const prefix = "basic "
 	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return nil, false
 	}
-	cred, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h[len(prefix):]))
-	if err != nil || strings.IndexByte(string(cred), ':') <= 0 {
+	enc := strings.TrimSpace(h[len(prefix):])
+	if n := base64.StdEncoding.DecodedLen(len(enc)); n > len(buf) {
+		buf = make([]byte, n)
+	}
+	n, err := base64.StdEncoding.Decode(buf, []byte(enc))
+	cred := buf[:n]
+	if err != nil || bytes.IndexByte(cred, ':') <= 0 {
 		return nil, false
 	}
 	return cred, true
@@ -83,16 +90,17 @@ func (a *authenticator) check(h string, snap *allowlist.Snapshot, client netip.A
 	if h == "" {
 		return "", authNone, 0
 	}
-	cred, ok := parseBasic(h)
-	ipKey := client.String()
+	var buf [256]byte
+	cred, ok := parseBasic(h, buf[:])
 	if !ok {
-		a.byIP.failed(ipKey, now)
+		a.byIP.failed(client.String(), now)
 		return "", authMalformed, 0
 	}
 	key := sha256.Sum256(cred)
 	if user, ok := a.cache.get(key, snap.PasswordHash); ok {
 		return user, authOK, 0
 	}
+	ipKey := client.String()
 	user, pass, _ := strings.Cut(string(cred), ":")
 	if lim, wait := a.byIP.limited(ipKey, now); lim {
 		return user, authLimited, wait

@@ -45,8 +45,13 @@ func (s *Server) checkHostHeader(f *flow, r *http.Request, snap *allowlist.Snaps
 	if hh, pp, err := net.SplitHostPort(h.host); err == nil {
 		host, port = hh, pp
 	}
+	var pb [5]byte
+	portOK := port == "" || port == string(strconv.AppendUint(pb[:0], uint64(f.req.Port), 10))
+	if host == f.req.Host && portOK {
+		return // already in canonical form: the usual case, without normalising again
+	}
 	name, _, err := allowlist.NormalizeHost(host)
-	if err == nil && name == f.req.Host && (port == "" || port == strconv.Itoa(int(f.req.Port))) {
+	if err == nil && name == f.req.Host && portOK {
 		return
 	}
 	header := h.host

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -71,9 +72,16 @@ func (s *hostScanner) feed(p []byte) {
 				s.appendLine(p)
 				return
 			}
+			if len(s.line) == 0 && i <= maxScanLine { // the whole line is in p: no copy
+				s.endLine(p[:i])
+				p = p[i+1:]
+				continue
+			}
 			s.appendLine(p[:i])
 			p = p[i+1:]
-			s.endLine()
+			if s.state != scanLost {
+				s.endLine(s.line)
+			}
 			s.line = s.line[:0]
 		}
 	}
@@ -88,8 +96,8 @@ func (s *hostScanner) appendLine(p []byte) {
 }
 
 // endLine handles one complete line (without its LF) in a line state.
-func (s *hostScanner) endLine() {
-	line := bytes.TrimSuffix(s.line, []byte("\r"))
+func (s *hostScanner) endLine(line []byte) {
+	line = bytes.TrimSuffix(line, []byte("\r"))
 	switch s.state {
 	case scanHead:
 		s.headLine(line)
@@ -121,12 +129,14 @@ func (s *hostScanner) headLine(line []byte) {
 	switch {
 	case !h.first && len(line) == 0: // blank lines before a request are allowed
 	case !h.first:
-		parts := bytes.SplitN(line, []byte(" "), 3)
-		if len(parts) != 3 {
+		reqLine := string(line) // one allocation; method and target share it
+		method, rest, ok1 := strings.Cut(reqLine, " ")
+		target, _, ok2 := strings.Cut(rest, " ")
+		if !ok1 || !ok2 {
 			s.state = scanLost
 			return
 		}
-		h.method, h.target, h.first = string(parts[0]), string(parts[1]), true
+		h.method, h.target, h.first = method, target, true
 	case len(line) == 0:
 		s.endHead()
 	default:

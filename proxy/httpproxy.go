@@ -172,17 +172,21 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 	if f == nil {
 		return s.tr.RoundTrip(req)
 	}
+	ctxUp := req.Context()
 	if f.record {
-		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		ctxUp = httptrace.WithClientTrace(ctxUp, &httptrace.ClientTrace{
 			GotConn: func(ci httptrace.GotConnInfo) { f.dest = remoteAddrPort(ci.Conn) },
-		}))
+		})
 	}
 	track := f.d.Social
 	if track {
-		c, cancel := context.WithCancel(req.Context())
-		req = req.WithContext(c)
+		var cancel context.CancelFunc
+		ctxUp, cancel = context.WithCancel(ctxUp)
 		f.setCut(cancel)
 		s.tracker.add(f)
+	}
+	if ctxUp != req.Context() {
+		req = req.WithContext(ctxUp) // one shallow copy of the request for both
 	}
 	t0 := time.Now()
 	resp, err := s.tr.RoundTrip(req)
@@ -315,7 +319,7 @@ func (s *Server) logFlow(f *flow) error {
 
 // count counts a decision.
 func (s *Server) count(f *flow) {
-	s.m.requests.WithLabelValues(string(allowlist.SourceExplicit), f.d.Platform, f.outcome(), string(f.d.Reason)).Inc()
+	s.m.countDecision(f.d.Platform, f.outcome(), string(f.d.Reason))
 }
 
 func remoteAddrPort(c net.Conn) netip.AddrPort {

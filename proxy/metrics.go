@@ -2,8 +2,11 @@ package proxy
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smgate/smgate/allowlist"
 )
 
 // metrics are the proxy's Prometheus collectors. Labels never hold users
@@ -18,6 +21,27 @@ type metrics struct {
 	authFailures *prometheus.CounterVec
 	panics       prometheus.Counter
 	refused      *prometheus.CounterVec
+
+	// decided caches the requests counter of each (platform, outcome,
+	// reason): a handful of catalogue ids and reason codes, so bounded.
+	// It spares every request the hashing of four label values.
+	decided sync.Map // decisionLabels -> prometheus.Counter
+}
+
+// decisionLabels are the labels of smgate_proxy_requests_total after the
+// mode, which is always explicit here.
+type decisionLabels struct{ platform, outcome, reason string }
+
+// countDecision counts one decision of the explicit proxy.
+func (m *metrics) countDecision(platform, outcome, reason string) {
+	k := decisionLabels{platform, outcome, reason}
+	if c, ok := m.decided.Load(k); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.requests.WithLabelValues(string(allowlist.SourceExplicit), platform, outcome, reason)
+	m.decided.Store(k, c)
+	c.Inc()
 }
 
 // Causes of smgate_proxy_auth_failures_total.
