@@ -8,7 +8,7 @@ import (
 
 func runCheck(e *env, args []string) int {
 	fs := newFlags(e, "check", "[--config F]")
-	cfgPath := fs.String("config", defaultConfig, "gateway configuration `file`")
+	cfgPath := fs.String("config", defaultConfig(), "gateway configuration `file`")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}

@@ -95,3 +95,22 @@ func TestPasswd(t *testing.T) {
 		t.Errorf("bad cost: exit %d", code)
 	}
 }
+
+// TestConfigFromEnvironment: $SMGATE_CONFIG is every command's --config
+// default, so that an installed gateway's operators need not repeat it.
+func TestConfigFromEnvironment(t *testing.T) {
+	path := copyConfigs(t, "smgate.toml", `name = "gw-1"`, `name = "gw-from-env"`)
+	t.Setenv("SMGATE_CONFIG", path)
+	code, out, errs := runCmd(t, "", "check")
+	if code != 0 || !strings.Contains(out, `gateway "gw-from-env"`) {
+		t.Errorf("check with SMGATE_CONFIG set: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = runCmd(t, "", "check", "--config", "../../configs/smgate.toml")
+	if code != 0 || !strings.Contains(out, `gateway "gw-1"`) {
+		t.Errorf("--config does not override SMGATE_CONFIG: exit %d\n%s", code, out)
+	}
+	t.Setenv("SMGATE_CONFIG", filepath.Join(t.TempDir(), "missing.toml"))
+	if code, out, _ := runCmd(t, "", "check"); code != 1 || !strings.Contains(out, "missing.toml") {
+		t.Errorf("check with SMGATE_CONFIG naming a missing file: exit %d\n%s", code, out)
+	}
+}

@@ -111,7 +111,7 @@ func whoami() string {
 func runLogsVerify(e *env, args []string) int {
 	const name = "logs verify"
 	fs := newFlags(e, name, "[--config F] [--since DATE]")
-	config := fs.String("config", defaultConfig, "gateway config `file`")
+	config := fs.String("config", defaultConfig(), "gateway config `file`")
 	since := fs.String("since", "", "verify from this `DATE` (YYYY-MM-DD, UTC) on")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
@@ -147,7 +147,7 @@ func runLogsVerify(e *env, args []string) int {
 func runLogsPrune(e *env, args []string) int {
 	const name = "logs prune"
 	fs := newFlags(e, name, "[--config F] [--force] [--dry-run]")
-	config := fs.String("config", defaultConfig, "gateway config `file`")
+	config := fs.String("config", defaultConfig(), "gateway config `file`")
 	force := fs.Bool("force", false, "delete even when the files to delete fail verification (held days are never deleted)")
 	dryRun := fs.Bool("dry-run", false, "print what would be deleted, delete nothing")
 	by := fs.String("by", whoami(), "who prunes, for the prune record")
@@ -216,7 +216,7 @@ func runLogsHold(e *env, args []string) int {
 func runHoldAdd(e *env, args []string) int {
 	const name = "logs hold add"
 	fs := newFlags(e, name, "--id ID --reason R [--agency A] [--user U] [--from DATE] [--to DATE] [--by NAME]")
-	config := fs.String("config", defaultConfig, "gateway config `file`")
+	config := fs.String("config", defaultConfig(), "gateway config `file`")
 	var h logs.Hold
 	fs.StringVar(&h.ID, "id", "", "hold `id`, e.g. the case number (required)")
 	fs.StringVar(&h.Reason, "reason", "", "why the records are held (required)")
@@ -288,7 +288,7 @@ func holdDays(h logs.Hold) string {
 func runHoldList(e *env, args []string) int {
 	const name = "logs hold list"
 	fs := newFlags(e, name, "[--config F] [--format table|json]")
-	config := fs.String("config", defaultConfig, "gateway config `file`")
+	config := fs.String("config", defaultConfig(), "gateway config `file`")
 	format := fs.String("format", "table", "table or json")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
@@ -348,7 +348,7 @@ func runHoldRelease(e *env, args []string) int {
 		id, args = args[0], args[1:]
 	}
 	fs := newFlags(e, name, "ID [--config F] [--by NAME]")
-	config := fs.String("config", defaultConfig, "gateway config `file`")
+	config := fs.String("config", defaultConfig(), "gateway config `file`")
 	by := fs.String("by", whoami(), "who releases the hold")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c

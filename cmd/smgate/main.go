@@ -36,7 +36,15 @@ func commands() []command {
 	}
 }
 
-const defaultConfig = "configs/smgate.toml"
+// defaultConfig is the --config of every command: $SMGATE_CONFIG when set
+// (an installed gateway exports SMGATE_CONFIG=/etc/smgate/smgate.toml so
+// that operators need not repeat it), else the example in the source tree.
+func defaultConfig() string {
+	if p := os.Getenv("SMGATE_CONFIG"); p != "" {
+		return p
+	}
+	return "configs/smgate.toml"
+}
 
 func main() {
 	os.Exit(run(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
@@ -96,10 +104,4 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 		return 2
 	}
 	return -1
-}
-
-// notYet reports a command that this build does not have yet.
-func notYet(e *env, name string) int {
-	fmt.Fprintf(e.stderr, "smgate: %s is not implemented in this build\n", name)
-	return 1
 }

@@ -14,7 +14,7 @@ import (
 // server, a group policy, DHCP option 252).
 func runPac(e *env, args []string) int {
 	fs := newFlags(e, "pac", "[--config F] [--proxy HOST:PORT] [--only-social]")
-	cfgPath := fs.String("config", defaultConfig, "gateway configuration `file`")
+	cfgPath := fs.String("config", defaultConfig(), "gateway configuration `file`")
 	addr := fs.String("proxy", "", "`host:port` clients reach the proxy at (default: proxy.listen)")
 	onlySocial := fs.Bool("only-social", false, "send only the catalogue's domains and IP literals through the proxy, everything else DIRECT")
 	if code := parseFlags(fs, args); code >= 0 {

@@ -62,7 +62,7 @@ type logFlags struct {
 }
 
 func (f *logFlags) define(fs *flag.FlagSet, since string) {
-	fs.StringVar(&f.config, "config", defaultConfig, "gateway config `file`, for the log directory")
+	fs.StringVar(&f.config, "config", defaultConfig(), "gateway config `file`, for the log directory")
 	fs.StringVar(&f.dir, "dir", "", "log `directory` (overrides --config)")
 	fs.StringVar(&f.since, "since", since, "start of the period: 24h, 30d, 2026-11-01 or RFC 3339 `T`")
 	fs.StringVar(&f.until, "until", "", "end of the period (exclusive; a date includes its day), same forms as --since")

@@ -27,7 +27,7 @@ const shutdownGrace = 15 * time.Second
 
 func runServe(e *env, args []string) int {
 	fs := newFlags(e, "serve", "[--config F] [--log-level L]")
-	cfgPath := fs.String("config", defaultConfig, "gateway configuration `file`")
+	cfgPath := fs.String("config", defaultConfig(), "gateway configuration `file`")
 	level := fs.String("log-level", "info", "operational log level: debug, info, warn, error")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code

@@ -67,7 +67,7 @@ func parseSuspension(e *env, verb string, args []string) (suspensionArgs, int) {
 		synopsis = "AGENCY | --platform ID | --account ID --reason R [--by NAME] [--config F]"
 	}
 	fs := newFlags(e, verb, synopsis)
-	fs.StringVar(&a.config, "config", defaultConfig, "gateway configuration `file` (admin.listen and admin.token_file)")
+	fs.StringVar(&a.config, "config", defaultConfig(), "gateway configuration `file` (admin.listen and admin.token_file)")
 	platform := fs.String("platform", "", "act on a platform `ID` for every agency")
 	account := fs.String("account", "", "act on one approved account `ID` of the registry")
 	fs.StringVar(&a.by, "by", defaultBy(), "who orders it, for the usage log (default $SUDO_USER or $USER)")
