@@ -7,6 +7,10 @@
 #   scripts/bench-lab.sh             # full HTTP half of the lab (about 8-10 min)
 #   scripts/bench-lab.sh --quick     # 1 x 2 s per figure, to try a change
 #   scripts/bench-lab.sh --out DIR   # any further option goes to run.sh
+#   scripts/bench-lab.sh --with-gomaxprocs2 ...
+#                                    # also measure a second smgate, the same
+#                                    # binary and policy with GOMAXPROCS=2 (on the
+#                                    # same single pinned CPU), in the same run
 #
 # The lab addresses its origin by address, never by name: plain HTTP as
 # http://127.0.0.1:18080/small (absolute URI), tunnels as CONNECT
@@ -32,6 +36,11 @@ DIR=${SMGATE_LAB_DIR:-/tmp/smgate-lab}
 PORT=${SMGATE_LAB_PORT:-18210}
 LAB_USER=bench
 LAB_PASS=bench-lab-password
+GMP2=0
+if [ "${1:-}" = --with-gomaxprocs2 ]; then
+	GMP2=1
+	shift
+fi
 export PATH="/usr/local/go/bin:$PATH"
 cd "$ROOT"
 
@@ -77,7 +86,42 @@ func main() {
 EOF
 go run "$DIR/mkasn.go" "$DIR/asn.mmdb"
 
-cat > "$DIR/smgate.toml" <<EOF
+# gateway_config NAME PORT: the gateway file of one smgate instance.
+gateway_config() {
+	cat > "$DIR/$1.toml" <<EOF
+[gateway]
+name = "gw-lab"
+timezone = "UTC"
+data_dir = "$DIR/var-$1"
+mode = "enforce"
+
+[proxy]
+listen = "127.0.0.1:$2"
+auth = ["basic"]
+unverified_accounts = "allow"
+allowed_ports = [80, 443, 18080, 18443]
+deny_destinations = ["::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8"]
+
+[dns]
+listen = "127.0.0.1:$(($2 + 1))"
+
+[admin]
+listen = "127.0.0.1:$(($2 + 2))"
+
+[logs]
+dir = "$DIR/logs-$1"
+
+[geoip]
+asn_db = "$DIR/asn.mmdb"
+
+[policy]
+platforms = "platforms.toml"
+registry = "registry.toml"
+directory = "directory.toml"
+EOF
+}
+gateway_config smgate "$PORT"
+gateway_config smgate-gmp2 "$((PORT + 10))"
 [gateway]
 name = "gw-lab"
 timezone = "UTC"
@@ -135,6 +179,10 @@ EOF
 
 /tmp/smgate-bench check --config "$DIR/smgate.toml"
 
-exec flock /tmp/smgate-lab.lock "$LAB/run.sh" --only http \
-	--add-proxy-cmd smgate "127.0.0.1:$PORT" "/tmp/smgate-bench serve --config $DIR/smgate.toml" \
+targets=(--add-proxy-cmd smgate "127.0.0.1:$PORT" "/tmp/smgate-bench serve --config $DIR/smgate.toml")
+if [ "$GMP2" = 1 ]; then
+	targets+=(--add-proxy-cmd smgate-gomaxprocs2 "127.0.0.1:$((PORT + 10))"
+		"env GOMAXPROCS=2 /tmp/smgate-bench serve --config $DIR/smgate-gmp2.toml")
+fi
+exec flock /tmp/smgate-lab.lock "$LAB/run.sh" --only http "${targets[@]}" \
 	--proxy-auth "$LAB_USER:$LAB_PASS" "$@"
