@@ -122,36 +122,6 @@ EOF
 }
 gateway_config smgate "$PORT"
 gateway_config smgate-gmp2 "$((PORT + 10))"
-[gateway]
-name = "gw-lab"
-timezone = "UTC"
-data_dir = "$DIR/var"
-mode = "enforce"
-
-[proxy]
-listen = "127.0.0.1:$PORT"
-auth = ["basic"]
-unverified_accounts = "allow"
-allowed_ports = [80, 443, 18080, 18443]
-deny_destinations = ["::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8"]
-
-[dns]
-listen = "127.0.0.1:$((PORT + 1))"
-
-[admin]
-listen = "127.0.0.1:$((PORT + 2))"
-
-[logs]
-dir = "$DIR/logs"
-
-[geoip]
-asn_db = "$DIR/asn.mmdb"
-
-[policy]
-platforms = "platforms.toml"
-registry = "registry.toml"
-directory = "directory.toml"
-EOF
 
 cat > "$DIR/registry.toml" <<'EOF'
 # no approved accounts: the lab user has a platform-level grant
