@@ -72,6 +72,7 @@ func (s *Server) answerConnect(w http.ResponseWriter, r *http.Request, f *flow, 
 	f.status = verdictStatus(v)
 	if err := s.logFlow(f); err != nil && f.d.Social {
 		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)
+		v, f.status = verdictBlock, http.StatusForbidden // no challenge nor retry helps
 	}
 	setVerdictHeaders(w.Header(), f, v)
 	s.decisionPage(f, snap, f.status).write(w, false)

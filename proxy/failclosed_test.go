@@ -38,12 +38,9 @@ func TestRecordRefused(t *testing.T) {
 }
 
 // TestRecordRefusedForChallenge: when the record of a 407 (or 429) answer
-// is refused, the answer is blocked-policy-unavailable and must be a 403:
-// a 407 would have the browser ask for a password that cannot help.
+// is refused, the answer is blocked-policy-unavailable and a 403: the 407
+// it was had the browser ask for a password that could not help.
 func TestRecordRefusedForChallenge(t *testing.T) {
-	t.Skip("bug: answerHTTP (httpproxy.go) and answerConnect (connect.go) switch the decision to " +
-		"blocked-policy-unavailable when logFlow fails but keep the 407 status and its Proxy-Authenticate " +
-		"challenge (and a 429 its Retry-After)")
 	e := newEnv(t, envConfig{})
 	e.sink.set(nil, errors.New("write failed"))
 	for _, c := range []wireCase{

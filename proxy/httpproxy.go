@@ -140,6 +140,7 @@ func (s *Server) answerHTTP(f *flow, snap *allowlist.Snapshot, r *http.Request, 
 	f.status = verdictStatus(v)
 	if err := s.logFlow(f); err != nil && f.d.Social {
 		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)
+		v, f.status = verdictBlock, http.StatusForbidden // no challenge nor retry helps
 	}
 	resp := s.decisionPage(f, snap, f.status).response(r, wantsHTML(r.Header.Get("Accept")))
 	setVerdictHeaders(resp.Header, f, v)
