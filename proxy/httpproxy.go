@@ -214,6 +214,13 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 		resp.Body = s.upgraded(f, req, up, track)
 		return resp, nil
 	}
+	if resp.ContentLength < 0 {
+		// goproxy flushes each write to the client only when the answer's
+		// header says chunked, and the transport took Transfer-Encoding
+		// out of it: say it again, so that a streamed answer (long poll,
+		// server push) is not held in the server's buffer.
+		resp.Header.Set("Transfer-Encoding", "chunked")
+	}
 	if track {
 		resp.Body = untrackBody(resp.Body, func() { s.tracker.done(f) })
 	}
