@@ -24,7 +24,7 @@ func (s *Snapshot) Decide(r *Request) Decision {
 	}
 	d.Social = true
 	if e.bypass {
-		return block(d, ReasonBypass)
+		return block(s.attribute(r, d), ReasonBypass)
 	}
 	d.Platform = e.platforms[0].id
 	return s.decideSocial(r, e, d)
@@ -62,13 +62,13 @@ func block(d Decision, r Reason) Decision {
 // decideSocial decides a request for a platform host (e).
 func (s *Snapshot) decideSocial(r *Request, e *domainEntry, d Decision) Decision {
 	if allBanned(e.platforms) {
-		return block(d, ReasonPlatformBanned)
+		return block(s.attribute(r, d), ReasonPlatformBanned)
 	}
 	if len(s.susp.platforms) > 0 && s.allSuspended(e.platforms) {
-		return block(d, ReasonPlatformSuspended)
+		return block(s.attribute(r, d), ReasonPlatformSuspended)
 	}
 	if r.Port != 0 && s.ports[r.Port/64]&(1<<(r.Port%64)) == 0 {
-		return block(d, ReasonPort)
+		return block(s.attribute(r, d), ReasonPort)
 	}
 	u, reason := s.identify(r)
 	if u != nil {
@@ -107,6 +107,17 @@ func (s *Snapshot) allSuspended(ps []*platformInfo) bool {
 		}
 	}
 	return true
+}
+
+// attribute fills in the user of a request blocked before identity
+// matters (a banned platform, a bypass service), when the request
+// identifies one without doubt, so that monitoring staff find the attempt
+// under the user and agency.
+func (s *Snapshot) attribute(r *Request, d Decision) Decision {
+	if u, reason := s.identify(r); u != nil && reason == "" {
+		d.User, d.Agency, d.Roles = u.id, u.agency, u.roleIDs
+	}
+	return d
 }
 
 // identify returns the user a request is attributed to, or the reason it
