@@ -180,8 +180,8 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 		})
 	}
 	track := f.d.Social
+	var cancel context.CancelFunc
 	if track {
-		var cancel context.CancelFunc
 		ctxUp, cancel = context.WithCancel(ctxUp)
 		f.setCut(cancel)
 		s.tracker.add(f)
@@ -223,8 +223,25 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 	}
 	if track {
 		resp.Body = untrackBody(resp.Body, func() { s.tracker.done(f) })
+		cutAnswer(f, req, cancel)
 	}
 	return resp, nil
+}
+
+// cutAnswer makes a cut of f, once its answer is on its way, close the
+// client connection too: goproxy ends its copy quietly when the cancelled
+// upstream body fails, and net/http would then end the answer as if it
+// were complete, so the client would take a cut page or file for the
+// whole.
+func cutAnswer(f *flow, req *http.Request, cancel context.CancelFunc) {
+	client := connOf(req)
+	if client == nil {
+		return
+	}
+	f.setCut(func() { cancel(); _ = client.Close() })
+	if f.cutReason() != "" { // cut while the answer was on its way
+		_ = client.Close()
+	}
 }
 
 // upgraded returns the body of a 101 Switching Protocols answer: the
