@@ -73,7 +73,7 @@ func (s *Server) decideWithCredentials(f *flow, snap *allowlist.Snapshot, authz 
 	default:
 		s.authFailed(f, authCausePassword, user)
 	}
-	if !f.d.Allow && f.d.User == "" && f.d.Reason != allowlist.ReasonUnauthenticated {
+	if !f.d.Allow && identityIrrelevant(f.d.Reason) {
 		return verdictBlock // banned, wrong port, platform suspended: no identity helps
 	}
 	f.d = blockNow(f.d, allowlist.ReasonUnauthenticated)
@@ -82,6 +82,17 @@ func (s *Server) decideWithCredentials(f *flow, snap *allowlist.Snapshot, authz 
 		return verdictLimited
 	}
 	return verdictForward
+}
+
+// identityIrrelevant reports whether a request blocked for r stays
+// blocked whoever signs in. (blocked-bypass is not among them: an IP
+// literal of a platform is allowed to a user whose role grants it.)
+func identityIrrelevant(r allowlist.Reason) bool {
+	switch r {
+	case allowlist.ReasonPlatformBanned, allowlist.ReasonPlatformSuspended, allowlist.ReasonPort:
+		return true
+	}
+	return false
 }
 
 func (s *Server) authFailed(f *flow, cause, user string) {
