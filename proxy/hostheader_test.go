@@ -99,3 +99,18 @@ func TestHostHeaderNotedPerRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestHostHeaderNoteBounded: a long disagreeing Host header is noted cut
+// to 256 bytes, so a client cannot bloat the usage log with it.
+func TestHostHeaderNoteBounded(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	long := strings.Repeat("a", 60) + "." + strings.Repeat("b", 60) + "." + strings.Repeat("c", 60) + "." +
+		strings.Repeat("d", 60) + "." + strings.Repeat("e", 60) + ".example"
+	req := "GET http://facebook.com:" + portOf(e.origin.addr) + "/ HTTP/1.1\r\nHost: " + long + "\r\nProxy-Authorization: " +
+		basic("tlee", "roads") + "\r\n\r\n"
+	resp, _, _, _ := e.raw("", req)
+	r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+	if r.Message != disagreeNote(long[:256]) {
+		t.Errorf("record message %q", r.Message)
+	}
+}
