@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/smgate/smgate/internal/atomicfile"
 )
@@ -40,7 +41,15 @@ type Hold struct {
 	To        time.Time `json:"to,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by,omitempty"`
+	// Unrecorded is true while the usage record of the hold's placing is
+	// not known to be durable: Place saves the hold so, and MarkRecorded
+	// clears it once the record is fsynced. A hold in force but
+	// unrecorded is shown as such, and placing it again records it.
+	Unrecorded bool `json:"unrecorded,omitempty"`
 }
+
+// maxHoldIDLen bounds a hold id, which goes in URLs and log records.
+const maxHoldIDLen = 128
 
 // Covers reports whether the hold keeps the day file of the UTC day of t.
 func (h Hold) Covers(t time.Time) bool {
@@ -67,30 +76,53 @@ func (h Hold) Record(action, by string) *Record {
 		By: by, Target: "hold:" + h.ID}
 }
 
-// span renders the days held, e.g. "2025-01-01 to 2025-03-31".
+// Days renders the days held: "2025-01-01 to 2025-03-31",
+// "2025-01-01 on (open-ended)", "up to 2025-03-31" or "all days
+// (open-ended)".
+func (h Hold) Days() string { return h.span() }
+
 func (h Hold) span() string {
-	from, to := "the first", "the last"
-	if !h.From.IsZero() {
-		from = h.From.UTC().Format(dayLayout)
+	switch {
+	case h.From.IsZero() && h.To.IsZero():
+		return "all days (open-ended)"
+	case h.To.IsZero():
+		return h.From.UTC().Format(dayLayout) + " on (open-ended)"
+	case h.From.IsZero():
+		return "up to " + h.To.UTC().Format(dayLayout)
 	}
-	if !h.To.IsZero() {
-		to = h.To.UTC().Format(dayLayout)
-	}
-	if h.From.IsZero() && h.To.IsZero() {
-		return "all"
-	}
-	return from + " to " + to
+	return h.From.UTC().Format(dayLayout) + " to " + h.To.UTC().Format(dayLayout)
 }
 
-func (h Hold) validate() error {
+// SameTerms reports whether h and o hold the same records for the same
+// reason: id, reason, agency, user and days (not who placed it or when).
+func (h Hold) SameTerms(o Hold) bool {
+	return h.ID == o.ID && h.Reason == o.Reason && h.Agency == o.Agency && h.User == o.User &&
+		sameDay(h.From, o.From) && sameDay(h.To, o.To)
+}
+
+func sameDay(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() == b.IsZero()
+	}
+	return day(a.UTC()).Equal(day(b.UTC()))
+}
+
+// Validate returns what is wrong with h as a new hold: an id that is
+// empty, too long, or has a slash or a control character, an empty
+// reason, or a first day after the last.
+func (h Hold) Validate() error {
 	switch {
 	case strings.TrimSpace(h.ID) == "":
 		return errors.New("hold needs an id")
+	case len(h.ID) > maxHoldIDLen:
+		return fmt.Errorf("hold id is longer than %d bytes", maxHoldIDLen)
+	case strings.ContainsFunc(h.ID, func(r rune) bool { return r == '/' || unicode.IsControl(r) }):
+		return fmt.Errorf("hold id %q: no slash or control character", h.ID)
 	case strings.TrimSpace(h.Reason) == "":
 		return fmt.Errorf("hold %s needs a reason", h.ID)
 	case !h.From.IsZero() && !h.To.IsZero() && h.To.Before(h.From):
-		return fmt.Errorf("hold %s: to %s is before from %s", h.ID,
-			h.To.Format(dayLayout), h.From.Format(dayLayout))
+		return fmt.Errorf("hold %s: from %s is after to %s", h.ID,
+			h.From.Format(dayLayout), h.To.Format(dayLayout))
 	}
 	return nil
 }
@@ -152,7 +184,7 @@ func (s *HoldStore) saveUnsynced(holds []Hold) error {
 // Add saves h, stamping CreatedAt when zero, and returns it as saved. An
 // id in use is ErrHoldExists.
 func (s *HoldStore) Add(h Hold) (Hold, error) {
-	if err := h.validate(); err != nil {
+	if err := h.Validate(); err != nil {
 		return h, err
 	}
 	if h.CreatedAt.IsZero() {
@@ -170,6 +202,84 @@ func (s *HoldStore) Add(h Hold) (Hold, error) {
 		}
 	}
 	return h, s.saveUnsynced(append(holds, h))
+}
+
+// Place saves h as unrecorded (see Hold.Unrecorded), stamping CreatedAt
+// when zero, and returns it with created true. When a hold with h's id
+// and the same terms (SameTerms) exists already, Place changes nothing
+// and returns that hold with created false, so that placing a hold again
+// is harmless. An id in use for other terms is ErrHoldExists.
+func (s *HoldStore) Place(h Hold) (saved Hold, created bool, err error) {
+	if err := h.Validate(); err != nil {
+		return h, false, err
+	}
+	if h.CreatedAt.IsZero() {
+		h.CreatedAt = s.now().UTC()
+	}
+	h.Unrecorded = true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	holds, err := s.listUnsynced()
+	if err != nil {
+		return h, false, err
+	}
+	for _, old := range holds {
+		if old.ID != h.ID {
+			continue
+		}
+		if old.SameTerms(h) {
+			return old, false, nil
+		}
+		return old, false, fmt.Errorf("add hold %s: %w with other terms (%s)", h.ID, ErrHoldExists, old.terms())
+	}
+	return h, true, s.saveUnsynced(append(holds, h))
+}
+
+// terms renders what a hold holds, for error messages.
+func (h Hold) terms() string {
+	s := fmt.Sprintf("reason %q, days %s", h.Reason, h.span())
+	if h.Agency != "" {
+		s += ", agency " + h.Agency
+	}
+	if h.User != "" {
+		s += ", user " + h.User
+	}
+	return s
+}
+
+// MarkRecorded clears Unrecorded of the hold id once the record of its
+// placing is durable. An unknown id is ErrHoldUnknown.
+func (s *HoldStore) MarkRecorded(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	holds, err := s.listUnsynced()
+	if err != nil {
+		return err
+	}
+	for i := range holds {
+		if holds[i].ID == id {
+			if !holds[i].Unrecorded {
+				return nil
+			}
+			holds[i].Unrecorded = false
+			return s.saveUnsynced(holds)
+		}
+	}
+	return fmt.Errorf("mark hold %s recorded: %w", id, ErrHoldUnknown)
+}
+
+// Get returns the hold id. An unknown id is ErrHoldUnknown.
+func (s *HoldStore) Get(id string) (Hold, error) {
+	holds, err := s.List()
+	if err != nil {
+		return Hold{}, err
+	}
+	for _, h := range holds {
+		if h.ID == id {
+			return h, nil
+		}
+	}
+	return Hold{}, fmt.Errorf("hold %s: %w", id, ErrHoldUnknown)
 }
 
 // Release deletes the hold id and returns it. An unknown id is
