@@ -117,8 +117,9 @@ func TestIPLiteralRememberedFromConnect(t *testing.T) {
 
 // TestIPLiteralByASN: with an ASN function, an address in a catalogue
 // platform's AS is decided as that platform and the record has the AS
-// number; an AS that no platform lists is not social media; an address
-// the gateway resolved for a platform is that platform whatever its AS.
+// number (and, with a country function, the destination's country); an AS
+// that no platform lists is not social media; an address the gateway
+// resolved for a platform is that platform whatever its AS.
 func TestIPLiteralByASN(t *testing.T) {
 	var asn atomic.Uint32
 	e := newEnv(t, envConfig{mutate: func(o *Options) {
@@ -127,6 +128,12 @@ func TestIPLiteralByASN(t *testing.T) {
 				return asn.Load()
 			}
 			return 0
+		}
+		o.Country = func(a netip.Addr) string {
+			if a == netip.MustParseAddr("127.0.0.1") {
+				return "IE"
+			}
+			return ""
 		}
 	}})
 	asn.Store(64512) // private AS, in no platform
@@ -143,8 +150,8 @@ func TestIPLiteralByASN(t *testing.T) {
 		e.sendIP(t, c)
 	}
 	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Action == logs.ActionConnect && r.Status == 200 })
-	if r.DestIP != netip.MustParseAddr("127.0.0.1") {
-		t.Errorf("tunnel record destination %v", r.DestIP)
+	if r.DestIP != netip.MustParseAddr("127.0.0.1") || r.Country != "IE" {
+		t.Errorf("tunnel record destination %v in %q", r.DestIP, r.Country)
 	}
 
 	asn.Store(13414) // x: bjones has no grant there
