@@ -21,6 +21,8 @@ type Config struct {
 	Logs     LogsConfig     `toml:"logs"`
 	GeoIP    GeoIPConfig    `toml:"geoip"`
 	Policy   PolicyConfig   `toml:"policy"`
+
+	relative map[string]bool // keys whose path was written relative to Path
 }
 
 // GatewayConfig is [gateway].

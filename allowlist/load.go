@@ -161,28 +161,43 @@ func setDuration(v *Duration, d time.Duration) {
 	}
 }
 
-// resolvePaths makes every path of the file absolute, relative to dir.
+// resolvePaths makes every path of the file absolute, relative to dir,
+// and remembers which keys were written as relative paths.
 func (c *Config) resolvePaths(dir string) {
-	abs := func(p *string) {
+	abs := func(key string, p *string) {
 		if *p == "" || filepath.IsAbs(*p) {
 			return
 		}
 		if a, err := filepath.Abs(filepath.Join(dir, *p)); err == nil {
 			*p = a
+			if c.relative == nil {
+				c.relative = map[string]bool{}
+			}
+			c.relative[key] = true
 		}
 	}
-	abs(&c.Gateway.DataDir)
+	abs("gateway.data_dir", &c.Gateway.DataDir)
 	if c.Logs.Dir == "" {
 		c.Logs.Dir = filepath.Join(c.Gateway.DataDir, "logs")
 	}
-	for _, p := range []*string{
-		&c.Logs.Dir, &c.Logs.HMACKeyFile, &c.Admin.TokenFile, &c.GeoIP.CountryDB,
-		&c.GeoIP.ASNDB, &c.Proxy.Intercept.CACert, &c.Proxy.Intercept.CAKey,
-		&c.Policy.Platforms, &c.Policy.Registry, &c.Policy.Directory,
+	for _, k := range []struct {
+		key string
+		p   *string
+	}{
+		{"logs.dir", &c.Logs.Dir}, {"logs.hmac_key_file", &c.Logs.HMACKeyFile},
+		{"admin.token_file", &c.Admin.TokenFile}, {"geoip.country_db", &c.GeoIP.CountryDB},
+		{"geoip.asn_db", &c.GeoIP.ASNDB}, {"proxy.intercept.ca_cert", &c.Proxy.Intercept.CACert},
+		{"proxy.intercept.ca_key", &c.Proxy.Intercept.CAKey}, {"policy.platforms", &c.Policy.Platforms},
+		{"policy.registry", &c.Policy.Registry}, {"policy.directory", &c.Policy.Directory},
 	} {
-		abs(p)
+		abs(k.key, k.p)
 	}
 }
+
+// Relative reports whether the path of key ("admin.token_file") was
+// written relative to the gateway file, so that a message about it can
+// say what it was resolved against.
+func (c *Config) Relative(key string) bool { return c.relative[key] }
 
 func (c *Config) validate(r report) {
 	c.validateGateway(r)

@@ -17,26 +17,29 @@ func runCheck(e *env, args []string) int {
 		return 2
 	}
 	l, err := allowlist.Load(*cfgPath)
-	if err != nil {
-		ps := allowlist.AsProblems(err)
-		for _, p := range ps {
+	var errs, warns allowlist.Problems
+	if err == nil {
+		errs, warns = checkFiles(l.Config)
+		warns = append(l.Warnings, warns...)
+	} else if errs = allowlist.AsProblems(err); len(errs) == 0 {
+		errs = allowlist.Problems{{File: *cfgPath, Msg: err.Error()}}
+	}
+	if len(errs) > 0 {
+		for _, p := range errs {
 			fmt.Fprintf(e.stdout, "error: %s\n", p)
 		}
-		if len(ps) == 0 {
-			fmt.Fprintf(e.stdout, "error: %v\n", err)
-		}
-		fmt.Fprintf(e.stdout, "%s: %d error(s): fix them before deploying\n", *cfgPath, max(len(ps), 1))
+		fmt.Fprintf(e.stdout, "%s: %d error(s): fix them before deploying\n", *cfgPath, len(errs))
 		return 1
 	}
 	cfg := l.Config
 	fmt.Fprintf(e.stdout, "%s: ok\n", *cfgPath)
 	fmt.Fprintf(e.stdout, "gateway %q, mode %s, time zone %s\n", cfg.Gateway.Name, cfg.Gateway.Mode, cfg.Location())
 	fmt.Fprintf(e.stdout, "policy: %s\n", l.Policy.Summary())
-	for _, w := range l.Warnings {
+	for _, w := range warns {
 		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
-	if len(l.Warnings) > 0 {
-		fmt.Fprintf(e.stdout, "%d warning(s)\n", len(l.Warnings))
+	if len(warns) > 0 {
+		fmt.Fprintf(e.stdout, "%d warning(s)\n", len(warns))
 	}
 	return 0
 }

@@ -114,3 +114,63 @@ func TestConfigFromEnvironment(t *testing.T) {
 		t.Errorf("check with SMGATE_CONFIG naming a missing file: exit %d\n%s", code, out)
 	}
 }
+
+// TestCheckFiles: check refuses what serve refuses among the files the
+// gateway file names besides the policy, naming the key, the resolved path
+// and what a relative path was resolved against.
+func TestCheckFiles(t *testing.T) {
+	const (
+		token = `token_file = "admin.token"`
+		key   = `hmac_key_file = "hmac.key"`
+		asn   = `asn_db = "/nonexistent/asn.mmdb"`
+	)
+	tests := []struct {
+		name    string
+		edits   []string // old, new, ... in smgate.toml
+		file    string   // written next to smgate.toml with content and mode
+		content string
+		mode    os.FileMode
+		code    int
+		want    []string
+	}{
+		{name: "token missing", edits: []string{`token_file = ""`, token}, code: 1,
+			want: []string{"error: ", "smgate.toml: admin.token_file: stat ", "admin.token: no such file or directory (relative to ", "1 error(s)"}},
+		{name: "token readable by others", edits: []string{`token_file = ""`, token}, file: "admin.token", content: "0123456789abcdef0123", mode: 0o644, code: 1,
+			want: []string{"admin.token_file: ", "has mode 0644", "(chmod 0600) (relative to "}},
+		{name: "token empty", edits: []string{`token_file = ""`, token}, file: "admin.token", content: "\n", mode: 0o600, code: 1,
+			want: []string{"admin.token_file: ", "admin.token is empty"}},
+		{name: "token ok", edits: []string{`token_file = ""`, token}, file: "admin.token", content: "0123456789abcdef0123", mode: 0o600, code: 0,
+			want: []string{": ok"}},
+		{name: "key missing", edits: []string{`hmac_key_file = ""`, key}, code: 1,
+			want: []string{"logs.hmac_key_file: open ", "hmac.key: no such file or directory (relative to "}},
+		{name: "key empty", edits: []string{`hmac_key_file = ""`, key}, file: "hmac.key", content: " \n", mode: 0o600, code: 1,
+			want: []string{"logs.hmac_key_file: ", "hmac.key is empty"}},
+		{name: "key readable by others", edits: []string{`hmac_key_file = ""`, key}, file: "hmac.key", content: "k3y", mode: 0o644, code: 0,
+			want: []string{"warning: ", "logs.hmac_key_file: ", "has mode 0644"}},
+		{name: "geoip missing", edits: []string{`asn_db = ""`, asn}, code: 1,
+			want: []string{"geoip.asn_db: ", "/nonexistent/asn.mmdb"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := copyConfigs(t, "smgate.toml", tc.edits[0], tc.edits[1])
+			if tc.file != "" {
+				p := filepath.Join(filepath.Dir(path), tc.file)
+				if err := os.WriteFile(p, []byte(tc.content), tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(p, tc.mode); err != nil { // whatever the umask
+					t.Fatal(err)
+				}
+			}
+			code, out, errs := runCmd(t, "", "check", "--config", path)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errs)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("check output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}

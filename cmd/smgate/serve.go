@@ -67,6 +67,9 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 		return err
 	}
 	cfg := engine.Config()
+	if err := preflight(cfg, log); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	w, err := openUsageLog(cfg, log, reg)
@@ -192,13 +195,9 @@ func readHMACKey(path string) ([]byte, error) {
 	if path == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
+	key, err := readKey(path)
 	if err != nil {
 		return nil, fmt.Errorf("logs.hmac_key_file: %w", err)
-	}
-	key := []byte(strings.TrimSpace(string(b)))
-	if len(key) == 0 {
-		return nil, fmt.Errorf("logs.hmac_key_file %s is empty", path)
 	}
 	return key, nil
 }

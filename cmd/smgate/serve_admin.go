@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -88,22 +87,12 @@ func startAdmin(g *gateway, ls *listeners) (frontDoor, error) {
 func (s *adminServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
 // readToken reads the bearer token of the admin API from path. The file
-// must be private to its owner (mode 0600 or 0400) and not empty.
+// must be private to its owner (mode 0600 or 0400) and not empty (see
+// readSecret, which smgate check uses too).
 func readToken(path string) (string, error) {
-	fi, err := os.Stat(path)
+	tok, err := readSecret(path)
 	if err != nil {
 		return "", fmt.Errorf("admin.token_file: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("admin.token_file %s has mode %04o: it must not be readable by group or others (chmod 0600)", path, perm)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("admin.token_file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("admin.token_file %s is empty", path)
 	}
 	return tok, nil
 }
