@@ -28,12 +28,14 @@ func Load(path string) (*Loaded, error) { return loadAt(path, time.Now(), nil) }
 func LoadAt(path string, now time.Time) (*Loaded, error) { return loadAt(path, now, nil) }
 
 func loadAt(path string, now time.Time, susp *suspensionSet) (*Loaded, error) {
-	cfg, err := LoadConfig(path)
-	if err != nil {
-		return nil, err
+	cfg, probs, policyKnown := loadConfig(path)
+	if len(probs) > 0 && !policyKnown {
+		return nil, probs
 	}
-	p, probs, warns := loadPolicy(cfg, now)
-	if len(probs) > 0 {
+	// With problems in the gateway file, the policy files it names are
+	// still validated, so that one check lists every problem.
+	p, pprobs, warns := loadPolicy(cfg, now)
+	if probs = append(probs, pprobs...); len(probs) > 0 {
 		return nil, probs
 	}
 	return &Loaded{Config: cfg, Policy: p, Snapshot: compile(cfg, p, susp, now), Warnings: warns}, nil
@@ -85,6 +87,9 @@ func NewEngine(path string, o EngineOptions) (*Engine, error) {
 	}
 	cfg, err := LoadConfig(path)
 	if err != nil {
+		if _, all := loadAt(path, e.now(), nil); all != nil {
+			return nil, all // the gateway file's problems and the policy's
+		}
 		return nil, err
 	}
 	e.dataDir = cfg.Gateway.DataDir

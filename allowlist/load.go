@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -26,11 +28,7 @@ func decodeFile(file string, src []byte, v any) (*lazyLines, Problems) {
 		probs = decodeOne(file, src, v)
 	}
 	lines := &lazyLines{src: src}
-	for _, p := range probs {
-		if p.Line == 0 && p.Key != "" {
-			p.Line = lines.get().line(p.Key)
-		}
-	}
+	describeUnknown(probs, lines, v)
 	for _, p := range probs {
 		if !p.unknownKey {
 			return nil, probs // a syntax or type error: nothing to validate
@@ -50,6 +48,12 @@ func decodeOne(file string, src []byte, v any) Problems {
 		}
 		return Problems{{File: file, Msg: err.Error()}}
 	}
+	return undecoded(file, md)
+}
+
+// undecoded returns the keys of md that v has no field for, as problems
+// for describeUnknown to complete.
+func undecoded(file string, md toml.MetaData) Problems {
 	var probs Problems
 	for _, k := range md.Undecoded() {
 		probs = append(probs, &Problem{File: file, Key: k.String(), Msg: fmt.Sprintf("unknown key %q", k.String()), unknownKey: true})
@@ -93,23 +97,117 @@ var (
 // its relative paths against the file's directory and validates it. The
 // error is Problems, naming the file, key and line of each problem.
 func LoadConfig(path string) (*Config, error) {
-	src, p := readFile(path)
-	if p != nil {
-		return nil, Problems{p}
-	}
-	cfg := &Config{Path: path}
-	lines, probs := decodeFile(path, src, cfg)
-	if lines == nil {
-		return nil, probs
-	}
-	r := report{file: path, lines: lines, probs: &probs}
-	cfg.applyDefaults()
-	cfg.resolvePaths(filepath.Dir(path))
-	cfg.validate(r)
+	cfg, probs, _ := loadConfig(path)
 	if len(probs) > 0 {
 		return nil, probs
 	}
 	return cfg, nil
+}
+
+// loadConfig is LoadConfig returning every problem of the file and, when
+// the file could be decoded at all, the config as far as it is valid.
+// policyKnown reports whether the policy files it names are known for
+// sure, so that they can be validated even when the file has problems.
+func loadConfig(path string) (cfg *Config, probs Problems, policyKnown bool) {
+	src, p := readFile(path)
+	if p != nil {
+		return nil, Problems{p}, false
+	}
+	cfg = &Config{Path: path}
+	lines, probs, bad := decodeConfig(path, src, cfg)
+	if lines == nil {
+		return nil, probs, false
+	}
+	var vprobs Problems
+	r := report{file: path, lines: lines, probs: &vprobs}
+	cfg.applyDefaults()
+	cfg.resolvePaths(filepath.Dir(path))
+	cfg.validate(r)
+	for _, p := range vprobs {
+		if !bad[p.Key] { // a value already refused is not also missing
+			probs = append(probs, p)
+		}
+	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+	policyKnown = cfg.Policy.Registry != "" && cfg.Policy.Directory != ""
+	for k := range bad {
+		policyKnown = policyKnown && !strings.HasPrefix(k, "policy.")
+	}
+	return cfg, probs, policyKnown
+}
+
+// decodeConfig decodes the gateway file into cfg. The file is small, so a
+// value the decoder refuses (a bad duration, a string where a number
+// belongs) does not end decoding as it does for the policy files: the key
+// is reported, dropped, and the rest decoded again, so that one pass
+// reports every such value and every unknown key. It returns the keys it
+// dropped, and nil lines only when the file is no TOML at all.
+func decodeConfig(file string, src []byte, cfg *Config) (*lazyLines, Problems, map[string]bool) {
+	var raw map[string]any
+	if _, err := toml.Decode(string(src), &raw); err != nil {
+		return nil, decodeOne(file, src, &raw), nil
+	}
+	lines := &lazyLines{src: src}
+	var probs Problems
+	bad := map[string]bool{}
+	text := string(src)
+	for {
+		*cfg = Config{Path: cfg.Path}
+		md, err := toml.Decode(text, cfg)
+		if err == nil {
+			unknown := undecoded(file, md)
+			describeUnknown(unknown, lines, cfg)
+			probs = append(probs, unknown...)
+			return lines, probs, bad
+		}
+		key, msg := valueError(err)
+		if key == "" || bad[key] || !deleteKey(raw, key) {
+			return nil, append(probs, &Problem{File: file, Key: key, Line: lines.get().line(key), Msg: msg}), bad
+		}
+		bad[key] = true
+		probs = append(probs, &Problem{File: file, Line: lines.get().line(key), Key: key, Msg: msg})
+		var b strings.Builder
+		if err := toml.NewEncoder(&b).Encode(raw); err != nil {
+			return nil, probs, bad
+		}
+		text = b.String()
+	}
+}
+
+// lastKey finds the key in the text of BurntSushi/toml's type errors,
+// which are not ParseErrors: `toml: line 2 (last key "proxy.listen"): ...`.
+var lastKey = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): (.*)$`)
+
+// valueError returns the key and message of a decoding error of a value,
+// or "" and the error's text when it names no key.
+func valueError(err error) (key, msg string) {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return pe.LastKey, pe.Message
+	}
+	if m := lastKey.FindStringSubmatch(err.Error()); m != nil {
+		return m[1], m[2]
+	}
+	return "", err.Error()
+}
+
+// deleteKey removes the dotted key from the decoded tables of raw and
+// reports whether it was there.
+func deleteKey(raw map[string]any, key string) bool {
+	parts := strings.Split(key, ".")
+	m := raw
+	for _, p := range parts[:len(parts)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			return false
+		}
+		m = next
+	}
+	if _, ok := m[parts[len(parts)-1]]; !ok {
+		return false
+	}
+	delete(m, parts[len(parts)-1])
+	return true
 }
 
 func (c *Config) applyDefaults() {

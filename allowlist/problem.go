@@ -77,10 +77,7 @@ func (r report) top(key, format string, args ...any) {
 
 // entry reports a problem with key of the i-th entry of table, which has id.
 func (r report) entry(table string, i int, id, key, format string, args ...any) {
-	e := fmt.Sprintf("%s %q", table, id)
-	if id == "" {
-		e = fmt.Sprintf("%s #%d", table, i+1)
-	}
+	e := entryName(table, i, id)
 	*r.probs = append(*r.probs, &Problem{
 		File: r.file, Line: r.lines.get().entryLine(table, i, key), Entry: e, Key: key,
 		Msg: fmt.Sprintf(format, args...),

@@ -22,9 +22,9 @@ func TestValidationErrors(t *testing.T) {
 		want string // file:line: entry: key: message (a substring, file base name)
 	}{
 		{"unknown key in role", "directory.toml", strings.Replace(dir, `schedule = "Mon-Fri 07:00-19:00"`, `schedul = "Mon-Fri 07:00-19:00"`, 1),
-			`directory.toml:14: role.schedul: unknown key "role.schedul"`},
+			`directory.toml:14: role "dcf-communications": schedul: unknown key "schedul" (did you mean schedule?)`},
 		{"unknown gateway key", "smgate.toml", strings.Replace(gw, `listen = "127.0.0.1:0"`+"\nauth", `listn = "127.0.0.1:0"`+"\nauth", 1),
-			`smgate.toml:9: proxy.listn: unknown key "proxy.listn"`},
+			`smgate.toml:9: proxy.listn: unknown key "proxy.listn" (did you mean proxy.listen?)`},
 		{"duplicate role id", "directory.toml", strings.Replace(dir, `id = "dot-communications"`, `id = "dcf-investigations"`, 1),
 			`directory.toml:24: role "dcf-investigations": id: duplicate id: also used by the entry at line 17`},
 		{"role grants unknown account", "directory.toml", strings.Replace(dir, `accounts = ["dot-youtube"]`, `accounts = ["dot-tiktok"]`, 1),
@@ -87,6 +87,12 @@ func TestValidationErrors(t *testing.T) {
 			`smgate.toml:15: resolver.timeout: invalid duration "2 seconds"`},
 		{"bad CIDR", "smgate.toml", strings.Replace(gw, `allowed_ports = [80, 443]`, `allowed_ports = [80, 443]`+"\ndeny_destinations = [\"10.0.0.0/33\"]", 1),
 			`invalid CIDR "10.0.0.0/33"`},
+		{"negative duration", "smgate.toml", strings.Replace(gw, `allowed_ports = [80, 443]`, `allowed_ports = [80, 443]`+"\nidle_timeout = \"-5s\"", 1),
+			`smgate.toml:13: proxy.idle_timeout: invalid duration "-5s": must not be negative`},
+		{"string for a number", "smgate.toml", strings.Replace(gw, "[dns]\n", "[dns]\ncache_size = \"big\"\n", 1),
+			`smgate.toml:15: dns.cache_size: incompatible types: TOML value has type string; destination has type integer`},
+		{"unknown key far from any", "directory.toml", strings.Replace(dir, `schedule = "Mon-Fri 07:00-19:00"`, `shoe_size = 9`, 1),
+			`directory.toml:14: role "dcf-communications": shoe_size: unknown key "shoe_size"`},
 		{"bad listen", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"", "[dns]\nlisten = \"127.0.0.1\"", 1),
 			`smgate.toml:15: dns.listen: invalid listen address "127.0.0.1": want host:port`},
 	}
@@ -122,6 +128,60 @@ func TestValidationReportsAll(t *testing.T) {
 	ps := AsProblems(err)
 	if len(ps) != 4 {
 		t.Fatalf("got %d problems, want 4:\n%v", len(ps), err)
+	}
+}
+
+// TestGatewayReportsAll: values the decoder refuses, unknown keys and
+// invalid values of the gateway file are reported in one pass, with the
+// problems of the policy files it names.
+func TestGatewayReportsAll(t *testing.T) {
+	gw := readTestdata(t, "smgate.toml")
+	gw = strings.Replace(gw, "[dns]\n", "[resolver]\ntimeout = \"2\"\n\n[dns]\n", 1)
+	gw = strings.Replace(gw, `allowed_ports = [80, 443]`, "allowed_ports = [80, 443]\nidle_timeout = \"-5s\"\nbogus = 1\nmax_conns = \"many\"", 1)
+	gw = strings.Replace(gw, `mode = "enforce"`, `mode = "audit"`, 1)
+	dir := strings.Replace(readTestdata(t, "directory.toml"), `roles = ["dot-communications"]`, `roles = ["nope"]`, 1)
+	_, err := LoadAt(copyTestdata(t, map[string]string{"smgate.toml": gw, "directory.toml": dir}), monday10)
+	want := []string{
+		`smgate.toml:6: gateway.mode: must be "enforce" or "report", not "audit"`,
+		`smgate.toml:13: proxy.idle_timeout: invalid duration "-5s": must not be negative`,
+		`smgate.toml:14: proxy.bogus: unknown key "proxy.bogus"`,
+		`smgate.toml:15: proxy.max_conns: incompatible types`,
+		`smgate.toml:18: resolver.timeout: invalid duration "2"`,
+		`user "tlee": roles: unknown role "nope"`,
+	}
+	ps := AsProblems(err)
+	if len(ps) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("problems do not say %q:\n%v", w, err)
+		}
+	}
+	// A file that is no TOML has one problem, and its policy is unknown.
+	_, err = LoadAt(copyTestdata(t, map[string]string{"smgate.toml": gw + "\n[policy\n", "directory.toml": dir}), monday10)
+	if ps := AsProblems(err); len(ps) != 1 || !strings.Contains(err.Error(), "smgate.toml:") {
+		t.Errorf("syntax error: got %d problems, want 1 naming smgate.toml:\n%v", len(ps), err)
+	}
+}
+
+// TestUnknownKeyEntries: an unknown key written in several entries is
+// reported once for each, naming each entry and its line.
+func TestUnknownKeyEntries(t *testing.T) {
+	dir := readTestdata(t, "directory.toml")
+	dir = strings.Replace(dir, "id = \"dot-communications\"\n", "id = \"dot-communications\"\nactoins = [\"view\"]\n", 1)
+	dir = strings.Replace(dir, "id = \"dcf-investigations\"\n", "id = \"dcf-investigations\"\nactoins = [\"view\"]\n", 1)
+	_, err := LoadAt(copyTestdata(t, map[string]string{"directory.toml": dir}), monday10)
+	for _, w := range []string{
+		`directory.toml:18: role "dcf-investigations": actoins: unknown key "actoins" (did you mean actions?)`,
+		`directory.toml:26: role "dot-communications": actoins: unknown key "actoins" (did you mean actions?)`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("problems do not say %q:\n%v", w, err)
+		}
+	}
+	if ps := AsProblems(err); len(ps) != 2 {
+		t.Errorf("got %d problems, want 2:\n%v", len(ps), err)
 	}
 }
 

@@ -58,7 +58,7 @@ func TestCheckReportsEveryError(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	for _, want := range []string{`directory.toml:`, `user "tlee": roles: unknown role "dot-comms"`, `unknown key "user.shoe_size"`, "2 error(s)"} {
+	for _, want := range []string{`directory.toml:`, `user "tlee": roles: unknown role "dot-comms"`, `user "tlee": shoe_size: unknown key "shoe_size"`, "2 error(s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
