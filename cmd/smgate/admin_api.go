@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/logs"
@@ -32,6 +34,9 @@ type errorBody struct {
 	Problems []string `json:"problems,omitempty"`
 	// Generation is the policy still in force, on 422 for a reload.
 	Generation uint64 `json:"generation,omitempty"`
+	// Hold is the hold in force under the id, on 409 for a hold with
+	// other terms, or the hold placed but not recorded, on 500.
+	Hold *logs.Hold `json:"hold,omitempty"`
 }
 
 // suspendRequest is the body of POST .../{id}/suspend.
@@ -321,4 +326,157 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, errorBody{Error: msg})
+}
+
+// Hold routes of the admin API.
+const (
+	routeHolds       = "/api/v1/holds"
+	routeHoldRelease = "/api/v1/holds/{id}/release"
+)
+
+// holdRequest is the body of POST /api/v1/holds. From and To are UTC
+// days, YYYY-MM-DD; empty is open-ended.
+type holdRequest struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Agency string `json:"agency"`
+	User   string `json:"user"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	By     string `json:"by"`
+}
+
+// holdBody answers a placed or released hold. Result is "placed" (201),
+// "recorded" (the same hold was in force without its usage record, which
+// is written now) or "unchanged" (the same hold was in force and
+// recorded) for POST /api/v1/holds, and "released" for a release.
+type holdBody struct {
+	Hold   logs.Hold `json:"hold"`
+	Result string    `json:"result"`
+}
+
+// holdsBody answers GET /api/v1/holds.
+type holdsBody struct {
+	Holds []logs.Hold `json:"holds"`
+}
+
+// holdAPI serves the litigation holds of the running gateway: it changes
+// data_dir/holds.json and writes each change's usage record through the
+// gateway's own writer, which holds the log.
+type holdAPI struct {
+	g     *gateway
+	store *logs.HoldStore
+	mu    sync.Mutex // one change at a time: save, record, mark recorded
+}
+
+// holdRoutes adds the hold endpoints to an admin mux through handle.
+func (a *admin) holdRoutes(handle func(string, http.Handler)) {
+	h := &holdAPI{g: a.g, store: logs.NewHoldStore(a.g.cfg.Gateway.DataDir, nil)}
+	handle(routeHolds, a.api(methods(http.HandlerFunc(h.holds), http.MethodGet, http.MethodPost)))
+	handle(routeHoldRelease, a.api(methods(http.HandlerFunc(h.release), http.MethodPost)))
+}
+
+func (h *holdAPI) holds(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		h.place(w, r)
+		return
+	}
+	holds, err := h.store.List()
+	if err != nil {
+		h.g.log.Error().Err(err).Msg("admin api: cannot read the holds")
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, holdsBody{Holds: nonNil(holds)})
+}
+
+// place places a hold: 201 when new, 200 when the same hold is in force
+// (its record written now if it was missing), 400 for bad input, 409 for
+// an id in use with other terms, 500 when the hold could not be saved or
+// is in force without its record.
+func (h *holdAPI) place(w http.ResponseWriter, r *http.Request) {
+	var req holdRequest
+	if !decodeBody(w, r, &req, true) || !validBy(w, req.By) {
+		return
+	}
+	hold, err := req.hold()
+	if err == nil {
+		err = checkHoldTargets(hold, h.g.engine.Snapshot())
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.mu.Lock()
+	saved, res, err := placeHold(h.store, h.record, hold)
+	h.mu.Unlock()
+	switch {
+	case errors.Is(err, logs.ErrHoldExists):
+		writeJSON(w, http.StatusConflict, errorBody{Error: err.Error(), Hold: &saved})
+	case errors.Is(err, errHoldUnrecorded):
+		h.g.log.Error().Err(err).Str("hold", saved.ID).Msg("admin api: hold in force but not recorded in the usage log")
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error(), Hold: &saved})
+	case err != nil:
+		h.g.log.Error().Err(err).Str("hold", hold.ID).Msg("admin api: hold not placed")
+		writeError(w, http.StatusInternalServerError, "the hold was not placed: "+err.Error())
+	case res == holdPlaced:
+		writeJSON(w, http.StatusCreated, holdBody{Hold: saved, Result: res.String()})
+	default:
+		writeJSON(w, http.StatusOK, holdBody{Hold: saved, Result: res.String()})
+	}
+}
+
+// release releases hold {id}: 200 with the hold, 404 when there is none,
+// 500 when its record or the holds file could not be written (the hold
+// then stays in force).
+func (h *holdAPI) release(w http.ResponseWriter, r *http.Request) {
+	var req byRequest
+	if !decodeBody(w, r, &req, false) || !validBy(w, req.By) {
+		return
+	}
+	h.mu.Lock()
+	hold, err := releaseHold(h.store, h.record, r.PathValue("id"), orDefault(req.By, defaultAPIBy))
+	h.mu.Unlock()
+	switch {
+	case errors.Is(err, logs.ErrHoldUnknown):
+		writeError(w, http.StatusNotFound, err.Error())
+	case err != nil:
+		h.g.log.Error().Err(err).Str("hold", hold.ID).Msg("admin api: hold not released")
+		writeJSON(w, http.StatusInternalServerError, errorBody{Error: err.Error(), Hold: &hold})
+	default:
+		writeJSON(w, http.StatusOK, holdBody{Hold: hold, Result: "released"})
+	}
+}
+
+// record writes r through the gateway's usage log and waits until it is
+// durable.
+func (h *holdAPI) record(r *logs.Record) error {
+	if err := h.g.sink.Log(r); err != nil {
+		return err
+	}
+	if h.g.writer != nil {
+		return h.g.writer.Flush()
+	}
+	return nil
+}
+
+// hold returns the hold that req asks for, or a usage error naming the
+// field.
+func (req holdRequest) hold() (logs.Hold, error) {
+	h := logs.Hold{ID: strings.TrimSpace(req.ID), Reason: strings.TrimSpace(req.Reason),
+		Agency: strings.TrimSpace(req.Agency), User: strings.TrimSpace(req.User),
+		CreatedBy: orDefault(req.By, defaultAPIBy)}
+	if len(h.Reason) > maxReasonLen {
+		return h, fmt.Errorf(`"reason" is longer than %d bytes`, maxReasonLen)
+	}
+	var err error
+	for _, d := range []struct {
+		name, v string
+		t       *time.Time
+	}{{"from", req.From, &h.From}, {"to", req.To, &h.To}} {
+		if *d.t, err = parseDay(d.name, strings.TrimSpace(d.v)); err != nil {
+			return h, fmt.Errorf("%q %q: want a date YYYY-MM-DD", d.name, d.v)
+		}
+	}
+	return h, h.Validate()
 }

@@ -68,35 +68,50 @@ func adminBaseURL(listen string) (string, error) {
 	return "http://" + net.JoinHostPort(host, port), nil
 }
 
-// post sends body as JSON to path and decodes a 200 answer into out. An
+// post sends body as JSON to path and decodes a 2xx answer into out. An
 // error answer becomes an error with the gateway's message.
 func (c *adminClient) post(path string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
+	_, err := c.send(http.MethodPost, path, body, out)
+	return err
+}
+
+// send sends method to path, with body as JSON unless it is nil, and
+// decodes a 2xx answer into out. It returns the status (0 when the
+// gateway could not be reached); an error answer becomes an error with
+// the gateway's message.
+func (c *adminClient) send(method, path string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, c.base+path, rd)
 	if err != nil {
-		return fmt.Errorf("build request: %w", err)
+		return 0, fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the admin API at %s: is smgate serve running? (%w)", c.base, err)
+		return 0, fmt.Errorf("cannot reach the admin API at %s: is smgate serve running? (%w)", c.base, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("read the answer of %s: %w", c.base, err)
+		return resp.StatusCode, fmt.Errorf("read the answer of %s: %w", c.base, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return c.answerError(resp.StatusCode, raw)
+	if resp.StatusCode/100 != 2 {
+		return resp.StatusCode, c.answerError(resp.StatusCode, raw)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("decode the answer of %s: %w", c.base, err)
+		return resp.StatusCode, fmt.Errorf("decode the answer of %s: %w", c.base, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // answerError turns an error answer of the admin API into an error.

@@ -29,6 +29,14 @@ func newLogsEnv(t *testing.T, extra string) *logsEnv {
 	if err := os.WriteFile(le.config, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A directory with agency DCF and user jdoe, for holds on them.
+	dir := "[[agency]]\nid = \"DCF\"\nname = \"Department of Children and Families\"\n\n" +
+		"[[user]]\nid = \"jdoe\"\nname = \"J Doe\"\nagency = \"DCF\"\nips = [\"10.1.2.3\"]\nacknowledged_on = 2026-01-10\n"
+	for name, body := range map[string]string{"directory.toml": dir, "registry.toml": ""} {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return le
 }
 
@@ -159,9 +167,9 @@ func TestLogsHold(t *testing.T) {
 	le.expect(t, 0, []string{"hold case-7 added: days 2025-01-01 to 2025-02-01"},
 		"logs", "hold", "add", "--config", c, "--id", "case-7", "--reason", "subpoena", "--agency", "DCF",
 		"--from", "2025-01-01", "--to", "2025-02-01", "--by", "counsel")
-	le.expect(t, 1, []string{"case-7", "already exists"},
+	le.expect(t, 1, []string{"case-7", "already exists with other terms", `reason "subpoena"`},
 		"logs", "hold", "add", "--config", c, "--id", "case-7", "--reason", "again")
-	le.expect(t, 1, []string{"before from"},
+	le.expect(t, 2, []string{"from 2025-02-01 is after to 2025-01-01"},
 		"logs", "hold", "add", "--config", c, "--id", "case-8", "--reason", "r", "--from", "2025-02-01", "--to", "2025-01-01")
 	out := le.expect(t, 0, []string{"case-7", "DCF", "subpoena", "counsel"}, "logs", "hold", "list", "--config", c)
 	if !strings.HasPrefix(out, "ID") {
@@ -178,10 +186,10 @@ func TestLogsHold(t *testing.T) {
 	le.expect(t, 0, []string{"ok: 1 day files, 2 records"}, "logs", "verify", "--config", c)
 }
 
-// TestLogsHoldWhileGatewayRuns: the gateway has the log open. A hold is
-// still placed (it protects records) but the exit status says its record
-// is missing; a release, which lets records go, is refused.
-func TestLogsHoldWhileGatewayRuns(t *testing.T) {
+// TestLogsHoldLogLockedNoAPI: another process has the log open and the
+// config has no admin API to ask. The hold is not placed (nothing could
+// record it) and the message says why; a release is refused too.
+func TestLogsHoldLogLockedNoAPI(t *testing.T) {
 	le := newLogsEnv(t, "")
 	le.writeDays(t, 1, 0)
 	w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data})
@@ -189,11 +197,14 @@ func TestLogsHoldWhileGatewayRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.Close() })
-	le.expect(t, 1, []string{"hold h1 added", "in force but not recorded", "smgate serve running"},
+	le.expect(t, 1, []string{"hold h1 not placed", "admin.listen is empty"},
 		"logs", "hold", "add", "--config", le.config, "--id", "h1", "--reason", "r")
-	le.expect(t, 0, []string{"h1"}, "logs", "hold", "list", "--config", le.config)
-	le.expect(t, 1, []string{"hold h1 not released"}, "logs", "hold", "release", "h1", "--config", le.config)
+	le.expect(t, 0, []string{"ID"}, "logs", "hold", "list", "--config", le.config)
+	le.expect(t, 1, []string{"hold h1 not released", "admin.listen is empty"}, "logs", "hold", "release", "h1", "--config", le.config)
 	le.expect(t, 1, []string{"smgate serve running"}, "logs", "prune", "--config", le.config)
+	if hs, err := logs.NewHoldStore(le.data, nil).List(); err != nil || len(hs) != 0 {
+		t.Errorf("holds %+v, %v", hs, err)
+	}
 }
 
 func TestLogsPrune(t *testing.T) {

@@ -112,6 +112,7 @@ func (a *admin) routes() http.Handler {
 	handle(routeReload, a.api(methods(http.HandlerFunc(a.reload), http.MethodPost)))
 	handle(routeSuspend, a.api(methods(http.HandlerFunc(a.suspend), http.MethodPost)))
 	handle(routeReinstate, a.api(methods(http.HandlerFunc(a.reinstate), http.MethodPost)))
+	a.holdRoutes(handle)
 	other := promhttp.InstrumentHandlerCounter(a.requests.MustCurryWith(prometheus.Labels{"route": routeOther}), http.HandlerFunc(notFound))
 	mux.Handle("/", other)
 	mux.Handle("/api/", promhttp.InstrumentHandlerCounter(a.requests.MustCurryWith(prometheus.Labels{"route": routeOther}), a.api(http.HandlerFunc(notFound))))
