@@ -36,7 +36,7 @@ func runPac(e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "smgate pac: proxy.listen is empty in %s; give the address clients use with --proxy HOST:PORT\n", *cfgPath)
 			return 2
 		}
-		if ap, err := netip.ParseAddrPort(p); err == nil && ap.Addr().IsUnspecified() {
+		if host, _, err := net.SplitHostPort(p); err == nil && host == "" || listensEverywhere(p) {
 			fmt.Fprintf(e.stderr, "smgate pac: proxy.listen %s listens on every address; give the one clients use with --proxy HOST:PORT\n", p)
 			return 2
 		}
@@ -46,4 +46,11 @@ func runPac(e *env, args []string) int {
 	}
 	_, _ = e.stdout.Write(proxy.PAC(l.Snapshot, proxy.PACOptions{Proxy: p, OnlySocial: *onlySocial, Gateway: l.Config.Gateway.Name}))
 	return 0
+}
+
+// listensEverywhere reports whether addr is a wildcard address such as
+// 0.0.0.0:3128 or [::]:3128; clients cannot reach the proxy there.
+func listensEverywhere(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	return err == nil && ap.Addr().IsUnspecified()
 }

@@ -82,10 +82,18 @@ func TestPacErrors(t *testing.T) {
 			t.Errorf("smgate %v: exit %d, stderr %q; want exit %d naming %q", args, code, errs, tc.code, tc.want)
 		}
 	}
-	path := copyConfigs(t, "smgate.toml", `listen = "127.0.0.1:3128"`, `listen = "0.0.0.0:3128"`)
-	code, _, errs := runCmd(t, "", "pac", "--config", path)
-	if code != 2 || !strings.Contains(errs, "every address") {
-		t.Errorf("pac with proxy.listen 0.0.0.0: exit %d, stderr %q; want 2 asking for --proxy", code, errs)
+	// A wildcard listen address, with or without its host, is none that
+	// clients can use: "PROXY :3128" is no valid PAC answer.
+	for _, listen := range []string{"0.0.0.0:3128", ":3128", "[::]:3128"} {
+		path := copyConfigs(t, "smgate.toml", `listen = "127.0.0.1:3128"`, `listen = "`+listen+`"`)
+		code, out, errs := runCmd(t, "", "pac", "--config", path)
+		if code != 2 || !strings.Contains(errs, "every address") || !strings.Contains(errs, "--proxy HOST:PORT") || out != "" {
+			t.Errorf("pac with proxy.listen %q: exit %d, stdout %q, stderr %q; want 2 asking for --proxy", listen, code, out, errs)
+		}
+		code, out, errs = runCmd(t, "", "pac", "--config", path, "--proxy", "gw1.agency.example:3128")
+		if code != 0 || pacRoutes(t, out, "www.facebook.com")[0] != "PROXY gw1.agency.example:3128" {
+			t.Errorf("pac with proxy.listen %q and --proxy: exit %d, stderr %q", listen, code, errs)
+		}
 	}
 }
 
