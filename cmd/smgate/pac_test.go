@@ -91,7 +91,7 @@ func TestPacErrors(t *testing.T) {
 			t.Errorf("pac with proxy.listen %q: exit %d, stdout %q, stderr %q; want 2 asking for --proxy", listen, code, out, errs)
 		}
 		code, out, errs = runCmd(t, "", "pac", "--config", path, "--proxy", "gw1.agency.example:3128")
-		if code != 0 || pacRoutes(t, out, "www.facebook.com")[0] != "PROXY gw1.agency.example:3128" {
+		if code != 0 || !strings.Contains(out, "PROXY gw1.agency.example:3128") {
 			t.Errorf("pac with proxy.listen %q and --proxy: exit %d, stderr %q", listen, code, errs)
 		}
 	}
