@@ -131,7 +131,12 @@ func (f *reportFlags) output(e *env, rep *logs.Report, write func(*logs.Report, 
 	if f.out == "" {
 		return write(rep, e.stdout)
 	}
-	return writeReportFile(f.out, func(w io.Writer) error { return write(rep, w) })
+	if err := writeReportFile(f.out, func(w io.Writer) error { return write(rep, w) }); err != nil {
+		return err
+	}
+	// Say where it went: a silent success looks like nothing happened.
+	fmt.Fprintf(e.stderr, "wrote %s\n", f.out)
+	return nil
 }
 
 // writeReportFile writes path through a temporary file in its directory,

@@ -148,8 +148,8 @@ func TestReportFormats(t *testing.T) {
 	t.Run("html to file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "report.html")
 		code, out, errOut := runReportCmd(t, "report", "--config", cfg, "--format", "html", "--out", path, "--since", "7d")
-		if code != 0 || out != "" {
-			t.Fatalf("exit %d, stdout %q, stderr %s", code, out, errOut)
+		if code != 0 || out != "" || errOut != "wrote "+path+"\n" {
+			t.Fatalf("exit %d, stdout %q, stderr %q; want only \"wrote %s\" on stderr", code, out, errOut, path)
 		}
 		page, err := os.ReadFile(path)
 		if err != nil {

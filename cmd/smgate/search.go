@@ -245,6 +245,10 @@ var searchCSVColumns = []string{
 	logs.KeyTimestamp, logs.KeyID, logs.KeyAction, logs.KeyOutcome, logs.KeyReason,
 	logs.KeyUser, logs.KeyAgency, logs.KeySourceIP, logs.KeyDomain, logs.KeyPath,
 	logs.KeyPlatform, logs.KeyAccount, logs.KeyRole, logs.KeyMode,
+	// Added after the first release, so at the end: what the origin
+	// answered (an allowed request may still have ended in a 502) and, for
+	// admin events, who did what to what and why.
+	logs.KeyStatus, logs.KeyBy, logs.KeyTarget, logs.KeyMessage,
 }
 
 type searchCSV struct {
@@ -264,7 +268,8 @@ func (o *searchCSV) write(_ []byte, r *logs.Record) error {
 		return o.err
 	}
 	o.row = append(o.row[:0], utcStamp(r.Time, time.RFC3339Nano), r.ID, r.Action, r.Outcome, r.Reason,
-		r.User, r.Agency, sourceIP(r), r.Domain, r.Path, r.Platform, r.Account, r.Role, r.Mode)
+		r.User, r.Agency, sourceIP(r), r.Domain, r.Path, r.Platform, r.Account, r.Role, r.Mode,
+		statusText(r.Status), r.By, r.Target, r.Message)
 	for i, v := range o.row {
 		o.row[i] = csvSafe(v)
 	}
@@ -304,8 +309,17 @@ func sourceIP(r *logs.Record) string {
 // search over months does not hold all its output in memory.
 const tableFlushRows = 1000
 
-// searchTable prints aligned columns. For admin events USER shows who
-// acted (smgate.by) and URL what they acted on (smgate.target).
+// statusText is an HTTP status for output, "" when the record has none.
+func statusText(status int) string {
+	if status == 0 {
+		return ""
+	}
+	return strconv.Itoa(status)
+}
+
+// searchTable prints aligned columns. STATUS is the origin's HTTP status
+// (an allowed request may have ended in a 502). For admin events USER
+// shows who acted (smgate.by) and URL what they acted on (smgate.target).
 type searchTable struct {
 	w    *tabwriter.Writer
 	rows int
@@ -313,7 +327,7 @@ type searchTable struct {
 
 func newSearchTable(w io.Writer) *searchTable {
 	o := &searchTable{w: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
-	fmt.Fprintln(o.w, "TIME\tID\tACTION\tOUTCOME\tREASON\tUSER\tAGENCY\tPLATFORM\tACCOUNT\tURL")
+	fmt.Fprintln(o.w, "TIME\tID\tACTION\tOUTCOME\tSTATUS\tREASON\tUSER\tAGENCY\tPLATFORM\tACCOUNT\tURL")
 	return o
 }
 
@@ -325,7 +339,7 @@ func (o *searchTable) write(_ []byte, r *logs.Record) error {
 	if url == "" {
 		url = r.Target
 	}
-	cells := []string{utcStamp(r.Time, "2006-01-02T15:04:05Z07:00"), r.ID, r.Action, r.Outcome, r.Reason,
+	cells := []string{utcStamp(r.Time, "2006-01-02T15:04:05Z07:00"), r.ID, r.Action, r.Outcome, statusText(r.Status), r.Reason,
 		user, r.Agency, r.Platform, r.Account, url}
 	for i, c := range cells {
 		cells[i] = termSafe(c)

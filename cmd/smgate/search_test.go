@@ -47,10 +47,10 @@ func searchLog(t *testing.T) string {
 	dir := t.TempDir()
 	ip := netip.MustParseAddr("10.1.2.3")
 	writeUsageLog(t, dir,
-		logs.Record{Time: searchDay.Add(8 * time.Hour), ID: "s1", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "www.facebook.com", Path: "/DCF", Platform: "facebook", Account: "fb-dcf", Role: "comms", Mode: "intercept"},
+		logs.Record{Time: searchDay.Add(8 * time.Hour), ID: "s1", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "www.facebook.com", Path: "/DCF", Platform: "facebook", Account: "fb-dcf", Role: "comms", Mode: "intercept", Status: 502},
 		logs.Record{Time: searchDay.Add(9 * time.Hour), ID: "s2", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-no-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "m.facebook.com", Platform: "facebook", Mode: "explicit"},
 		logs.Record{Time: searchDay.Add(30 * time.Hour), ID: "s3", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-outside-schedule", User: "adoe", Agency: "DOT", Domain: "notfacebook.com", Mode: "explicit"},
-		logs.Record{Time: searchDay.Add(31 * time.Hour), ID: "s4", Action: logs.ActionSuspend, Outcome: logs.OutcomeSuccess, By: "admin", Target: "agency:DOT"},
+		logs.Record{Time: searchDay.Add(31 * time.Hour), ID: "s4", Action: logs.ActionSuspend, Outcome: logs.OutcomeSuccess, By: "admin", Target: "agency:DOT", Message: "audit"},
 		logs.Record{Time: searchDay.Add(50 * time.Hour), ID: "s5", Action: logs.ActionDNSQuery, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "adoe", Agency: "DOT", Domain: "x.com", Platform: "x", Account: "x-dot", Mode: "dns"},
 	)
 	return dir
@@ -148,12 +148,44 @@ func TestLogsSearchCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := [][]string{
-		{"@timestamp", "event.id", "event.action", "event.outcome", "event.reason", "user.name", "organization.id", "source.ip", "url.domain", "url.path", "smgate.platform", "smgate.account", "smgate.role", "smgate.mode"},
-		{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "allowed-grant", "jsmith", "DCF", "10.1.2.3", "www.facebook.com", "/DCF", "facebook", "fb-dcf", "comms", "intercept"},
-		{"2026-11-01T09:00:00Z", "s2", "connect", "blocked", "blocked-no-grant", "jsmith", "DCF", "10.1.2.3", "m.facebook.com", "", "facebook", "", "", "explicit"},
+		{"@timestamp", "event.id", "event.action", "event.outcome", "event.reason", "user.name", "organization.id", "source.ip", "url.domain", "url.path", "smgate.platform", "smgate.account", "smgate.role", "smgate.mode",
+			"http.response.status_code", "smgate.by", "smgate.target", "message"},
+		{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "allowed-grant", "jsmith", "DCF", "10.1.2.3", "www.facebook.com", "/DCF", "facebook", "fb-dcf", "comms", "intercept", "502", "", "", ""},
+		{"2026-11-01T09:00:00Z", "s2", "connect", "blocked", "blocked-no-grant", "jsmith", "DCF", "10.1.2.3", "m.facebook.com", "", "facebook", "", "", "explicit", "", "", "", ""},
 	}
 	if !slices.EqualFunc(rows, want, slices.Equal) {
 		t.Errorf("csv =\n%q\nwant\n%q", rows, want)
+	}
+}
+
+// TestLogsSearchCSVAdmin: admin records say who did what to what and why,
+// and a hold placed and a hold released differ.
+func TestLogsSearchCSVAdmin(t *testing.T) {
+	dir := searchLog(t)
+	h := logs.Hold{ID: "case-8", Reason: "litigation", Agency: "DOT"}
+	add, release := h.Record("add", "counsel"), h.Record("release", "counsel")
+	add.Time, add.ID = searchDay.Add(60*time.Hour), "h1"
+	release.Time, release.ID = searchDay.Add(61*time.Hour), "h2"
+	writeUsageLog(t, dir, *add, *release)
+	code, out, errOut := runSearch(t, "--dir", dir, "--format", "csv", "--action", "suspend,hold")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for _, r := range rows[1:] {
+		got = append(got, []string{r[1], r[2], r[15], r[16], r[17]})
+	}
+	want := [][]string{
+		{"s4", "suspend", "admin", "agency:DOT", "audit"},
+		{"h1", "hold", "counsel", "hold:case-8", "add hold case-8: litigation; agency DOT; days all days (open-ended)"},
+		{"h2", "hold", "counsel", "hold:case-8", "release hold case-8: litigation; agency DOT; days all days (open-ended)"},
+	}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("admin rows (id, action, by, target, message) =\n%q\nwant\n%q", got, want)
 	}
 }
 
@@ -167,14 +199,14 @@ func TestLogsSearchTable(t *testing.T) {
 	if len(lines) != 6 {
 		t.Fatalf("got %d lines, want a header and 5 rows:\n%s", len(lines), out)
 	}
-	if f := strings.Fields(lines[0]); !slices.Equal(f, []string{"TIME", "ID", "ACTION", "OUTCOME", "REASON", "USER", "AGENCY", "PLATFORM", "ACCOUNT", "URL"}) {
+	if f := strings.Fields(lines[0]); !slices.Equal(f, []string{"TIME", "ID", "ACTION", "OUTCOME", "STATUS", "REASON", "USER", "AGENCY", "PLATFORM", "ACCOUNT", "URL"}) {
 		t.Errorf("header = %q", lines[0])
 	}
-	if f := strings.Fields(lines[1]); !slices.Equal(f, []string{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "allowed-grant", "jsmith", "DCF", "facebook", "fb-dcf", "www.facebook.com/DCF"}) {
+	if f := strings.Fields(lines[1]); !slices.Equal(f, []string{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "502", "allowed-grant", "jsmith", "DCF", "facebook", "fb-dcf", "www.facebook.com/DCF"}) {
 		t.Errorf("row 1 = %q", lines[1])
 	}
 	// An admin event shows who acted and on what.
-	if f := strings.Fields(lines[4]); f[5] != "admin" || f[9] != "agency:DOT" || f[4] != "-" {
+	if f := strings.Fields(lines[4]); f[6] != "admin" || f[10] != "agency:DOT" || f[5] != "-" || f[4] != "-" {
 		t.Errorf("row 4 = %q", lines[4])
 	}
 	// Columns line up.
