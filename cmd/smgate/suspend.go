@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -70,7 +69,7 @@ func parseSuspension(e *env, verb string, args []string) (suspensionArgs, int) {
 	fs.StringVar(&a.config, "config", defaultConfig(), "gateway configuration `file` (admin.listen and admin.token_file)")
 	platform := fs.String("platform", "", "act on a platform `ID` for every agency")
 	account := fs.String("account", "", "act on one approved account `ID` of the registry")
-	fs.StringVar(&a.by, "by", defaultBy(), "who orders it, for the usage log (default $SUDO_USER or $USER)")
+	fs.StringVar(&a.by, "by", whoami(), "who orders it, for the usage log: default $SUDO_USER, then $USER, then the user the command runs as")
 	if verb == "suspend" {
 		fs.StringVar(&a.reason, "reason", "", "why, for the usage log (required)")
 	}
@@ -136,16 +135,6 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, int) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
-}
-
-// defaultBy is who runs the command: the user behind sudo, or the user.
-func defaultBy() string {
-	for _, v := range []string{"SUDO_USER", "USER", "LOGNAME"} {
-		if s := os.Getenv(v); s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func scopePath(sc allowlist.Scope) string {
