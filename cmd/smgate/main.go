@@ -33,6 +33,7 @@ func commands() []command {
 		{"logs", "usage logs: search, verify, prune, hold", runLogs},
 		{"report", "usage report for monitoring staff", runReport},
 		{"pac", "print the proxy auto-configuration file", runPac},
+		{"version", "print the version and the revision it was built from", runVersion},
 	}
 }
 
@@ -62,6 +63,8 @@ func run(e *env, args []string) int {
 		}
 		usage(e.stdout)
 		return 0
+	case "-version", "--version":
+		return runVersion(e, args[1:])
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
