@@ -114,3 +114,19 @@ func TestHostHeaderNoteBounded(t *testing.T) {
 		t.Errorf("record message %q", r.Message)
 	}
 }
+
+// TestHostHeaderFolded: a Host header folded onto a continuation line
+// (obs-fold, which net/http still joins) is seen as net/http sees it, so
+// folding cannot hide a disagreeing header that names a platform.
+func TestHostHeaderFolded(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	uri := "example.test:" + portOf(e.origin.addr)
+	resp, body, _, _ := e.raw("", "GET http://"+uri+"/ HTTP/1.1\r\nHost:\r\n www.facebook.com\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+	if r.Message != disagreeNote("www.facebook.com") || r.Reason != string(allowlist.ReasonAllowedNotSocial) {
+		t.Errorf("record %+v", r)
+	}
+}

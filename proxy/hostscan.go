@@ -33,7 +33,18 @@ type scannedHead struct {
 	chunked        bool
 	length         int64
 	upgrade        bool
+	fold           foldKind // what an obs-fold line would continue
 }
+
+// foldKind is the header field that an obs-fold line (one starting with a
+// space or a tab) continues: net/http joins it to that field's value.
+type foldKind uint8
+
+const (
+	foldNone    foldKind = iota
+	foldHost             // the Host header: its value goes on
+	foldFraming          // Content-Length or Transfer-Encoding: not followed
+)
 
 type scanState uint8
 
@@ -139,8 +150,23 @@ func (s *hostScanner) headLine(line []byte) {
 		h.method, h.target, h.first = method, target, true
 	case len(line) == 0:
 		s.endHead()
+	case line[0] == ' ' || line[0] == '\t':
+		s.continued(line)
 	default:
 		s.headerField(line)
+	}
+}
+
+// continued handles an obs-fold line, which net/http joins with one space
+// to the value of the header field before it: a Host header hidden on such
+// a line is still seen.
+func (s *hostScanner) continued(line []byte) {
+	h := &s.cur
+	switch h.fold {
+	case foldHost:
+		h.host = strings.TrimSpace(h.host + " " + string(bytes.TrimSpace(line)))
+	case foldFraming:
+		s.state = scanLost
 	}
 }
 
@@ -151,16 +177,19 @@ func (s *hostScanner) headerField(line []byte) {
 		return // net/http refuses the request and closes the connection
 	}
 	value = bytes.TrimSpace(value)
+	h.fold = foldNone
 	switch {
 	case bytes.EqualFold(name, []byte("Host")):
-		h.host, h.hasHost = string(value), true
+		h.host, h.hasHost, h.fold = string(value), true, foldHost
 	case bytes.EqualFold(name, []byte("Content-Length")):
+		h.fold = foldFraming
 		n, err := strconv.ParseInt(string(value), 10, 64)
 		if err != nil || n < 0 {
 			s.state = scanLost
 		}
 		h.length = n
 	case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+		h.fold = foldFraming
 		h.chunked = bytes.Contains(bytes.ToLower(value), []byte("chunked"))
 	case bytes.EqualFold(name, []byte("Upgrade")):
 		h.upgrade = true

@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // FuzzHostScannerSplit: however the connection's bytes arrive (net/http
@@ -41,6 +47,53 @@ func FuzzHostScannerSplit(f *testing.F) {
 		}
 		if len(whole.queue) > maxScanQueue || len(whole.line) > maxScanLine {
 			t.Fatalf("unbounded: %d heads, line of %d bytes", len(whole.queue), len(whole.line))
+		}
+	})
+}
+
+// FuzzHostScannerMatchesNetHTTP: for the requests net/http's parser reads
+// from a connection (and its server accepts), the scanner keeps the same
+// heads in the same order, with the Host header net/http sees, or stops
+// reporting; it never reports another request's header.
+func FuzzHostScannerMatchesNetHTTP(f *testing.F) {
+	for _, s := range []string{
+		"GET / HTTP/1.1\r\nHost: b.test\r\n\r\n",
+		"POST /p HTTP/1.1\r\nhost:  c.test:80 \r\nContent-Length: 4\r\n\r\nabcdGET / HTTP/1.1\r\nHost: d\r\n\r\n",
+		"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: d.test\r\n\r\n5;ext=1\r\nHost:\r\n0\r\nTrailer: 1\r\n\r\nGET / HTTP/1.1\r\nHost: e\r\n\r\n",
+		"\r\n\r\nGET / HTTP/1.1\nHost: x\n\n",
+		"GET / HTTP/1.1\r\nHost:\r\n a.test\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: b\r\n\r\n",
+		"0 * HTTP/1.0\nhost: \n 0\n\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s hostScanner
+		s.feed(data)
+		br := bufio.NewReader(bytes.NewReader(data))
+		for i := 0; ; i++ {
+			req, err := http.ReadRequest(br)
+			if err != nil || req.ProtoMajor != 1 || req.Method == http.MethodConnect || len(req.Header["Upgrade"]) > 0 {
+				return
+			}
+			hosts := req.Header.Values("Host")
+			if len(hosts) > 1 || len(hosts) == 1 && !httpguts.ValidHostHeader(hosts[0]) ||
+				req.ProtoAtLeast(1, 1) && len(hosts) == 0 && !req.URL.IsAbs() {
+				return // net/http's server refuses it and closes the connection
+			}
+			h, ok := s.take(req.Method, req.RequestURI)
+			if !ok {
+				if s.state != scanLost {
+					t.Fatalf("request %d %s %s: the scanner is out of step but still reports", i, req.Method, req.RequestURI)
+				}
+				return
+			}
+			if !req.URL.IsAbs() && h.hasHost && h.host != req.Host {
+				t.Fatalf("request %d: scanner's Host %q, net/http's %q", i, h.host, req.Host)
+			}
+			if _, err := io.Copy(io.Discard, req.Body); err != nil {
+				return
+			}
 		}
 	})
 }
