@@ -418,14 +418,17 @@ func releaseHold(store *logs.HoldStore, record func(*logs.Record) error, id, by 
 // checkHoldTargets returns an error naming the agency or user of h that
 // the directory of snap does not have.
 func checkHoldTargets(h logs.Hold, snap *allowlist.Snapshot) error {
-	var errs []error
+	var unknown []string
 	if h.Agency != "" && snap.AgencyName(h.Agency) == "" {
-		errs = append(errs, fmt.Errorf("agency %q is not in the directory", h.Agency))
+		unknown = append(unknown, fmt.Sprintf("agency %q is not in the directory", h.Agency))
 	}
 	if h.User != "" && !snap.UserExists(h.User) {
-		errs = append(errs, fmt.Errorf("user %q is not in the directory", h.User))
+		unknown = append(unknown, fmt.Sprintf("user %q is not in the directory", h.User))
 	}
-	return errors.Join(errs...)
+	if len(unknown) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(unknown, "; "))
 }
 
 // writerRecord returns a record function writing through w.
