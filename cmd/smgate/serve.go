@@ -107,7 +107,7 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	log.Info().Str("config", cfgPath).Str("mode", string(cfg.Gateway.Mode)).Strs("listen", addrStrings(g.self)).Msg("gateway serving")
+	log.Info().Str("config", cfgPath).Str("mode", string(cfg.Gateway.Mode)).Dict("listen", listenDict(ls)).Msg("gateway serving")
 	notifySystemd("READY=1")
 	if ready != nil {
 		ready <- g
@@ -184,10 +184,33 @@ func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Regi
 	if err != nil {
 		return nil, err
 	}
-	return logs.Open(logs.Options{
+	w, err := logs.Open(logs.Options{
 		Dir: cfg.Logs.Dir, StateDir: cfg.Gateway.DataDir, Observer: cfg.Gateway.Name,
 		HMACKey: key, QueueSize: cfg.Logs.QueueSize, Logger: log, Registerer: reg,
 	})
+	if errors.Is(err, logs.ErrLocked) {
+		return nil, fmt.Errorf("another smgate serve is running with this data_dir %s and log dir %s: stop it, or give this gateway its own gateway.data_dir and logs.dir (%w)",
+			cfg.Gateway.DataDir, cfg.Logs.Dir, err)
+	}
+	return w, err
+}
+
+// listenDict names the address of each bound listener, as the readiness
+// check names them: proxy, transparent, dns_udp, dns_tcp, admin.
+func listenDict(ls *listeners) *zerolog.Event {
+	d := zerolog.Dict()
+	for _, l := range []struct {
+		name string
+		l    net.Listener
+	}{{"proxy", ls.proxy}, {"transparent", ls.transparent}, {"dns_tcp", ls.dnsTCP}, {"admin", ls.admin}} {
+		if l.l != nil {
+			d.Str(l.name, addrPortOf(l.l.Addr()).String())
+		}
+	}
+	if ls.dnsUDP != nil {
+		d.Str("dns_udp", addrPortOf(ls.dnsUDP.LocalAddr()).String())
+	}
+	return d
 }
 
 // readHMACKey reads logs.hmac_key_file; "" means no key.
@@ -291,14 +314,6 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 		return netip.AddrPort{}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-func addrStrings(aps []netip.AddrPort) []string {
-	out := make([]string, len(aps))
-	for i, a := range aps {
-		out[i] = a.String()
-	}
-	return out
 }
 
 // notifySystemd sends state to systemd's notify socket when serve runs

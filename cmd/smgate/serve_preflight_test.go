@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,5 +41,33 @@ func TestServePreflight(t *testing.T) {
 				t.Errorf("serve opened the usage log before failing: stat = %v", err)
 			}
 		})
+	}
+}
+
+// TestServeNamesListeners: the startup line names each listener's bound
+// address, and a second serve on the same data_dir says that another
+// gateway runs there.
+func TestServeNamesListeners(t *testing.T) {
+	path := adminConfig(t, true)
+	var buf syncBuffer
+	g, _ := runGatewayLog(t, path, zerolog.New(&buf))
+	want := map[string]any{
+		"proxy":   g.ls.proxy.Addr().String(),
+		"dns_udp": g.ls.dnsUDP.LocalAddr().String(),
+		"dns_tcp": g.ls.dnsTCP.Addr().String(),
+		"admin":   g.ls.admin.Addr().String(),
+	}
+	var got any
+	for _, l := range buf.lines(t) {
+		if l["message"] == "gateway serving" {
+			got = l["listen"]
+		}
+	}
+	if m, ok := got.(map[string]any); !ok || len(m) != len(want) || fmt.Sprint(m) != fmt.Sprint(want) {
+		t.Errorf("gateway serving: listen = %v, want %v", got, want)
+	}
+	err := serve(context.Background(), path, zerolog.Nop(), nil)
+	if err == nil || !strings.Contains(err.Error(), "another smgate serve is running with this data_dir "+g.cfg.Gateway.DataDir) {
+		t.Errorf("second serve on the same data_dir: %v", err)
 	}
 }
