@@ -117,3 +117,20 @@ func TestMalformedPackets(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainUDP: a socket bound to one address is served without control
+// messages (see boundUDP); the filter's tests all run over one.
+func TestPlainUDP(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, ok := plainUDP(pc).(boundUDP); !ok {
+		t.Errorf("a socket bound to 127.0.0.1 is served as %T", plainUDP(pc))
+	}
+	unspec := &net.UDPConn{}
+	if got := plainUDP(unspec); got != net.PacketConn(unspec) {
+		t.Errorf("a socket without a local address is served as %T", got)
+	}
+}

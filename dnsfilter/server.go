@@ -69,7 +69,7 @@ func New(o Options) (*Server, error) {
 // and returns once both are serving. The Server closes them on Shutdown.
 func (s *Server) Start(pc net.PacketConn, l net.Listener) error {
 	if pc != nil {
-		if err := s.start(&dns.Server{PacketConn: pc, UDPSize: udpReadSize}); err != nil {
+		if err := s.start(&dns.Server{PacketConn: plainUDP(pc), UDPSize: udpReadSize}); err != nil {
 			return err
 		}
 	}
@@ -121,6 +121,26 @@ func (s *Server) start(srv *dns.Server) error {
 	case err := <-errc:
 		return err
 	}
+}
+
+// boundUDP is a UDP socket bound to one address, served without control
+// messages: miekg/dns serves a *net.UDPConn with IP_PKTINFO on every read
+// and write (so that a wildcard socket answers from the address the query
+// went to), which costs a parse and a marshal of the control message per
+// query and more work in the kernel. A socket bound to one address always
+// answers from it, so it does not need them. Any type but *net.UDPConn
+// makes the server use plain ReadFrom and WriteTo.
+type boundUDP struct{ *net.UDPConn }
+
+// plainUDP returns pc as a boundUDP when it is a UDP socket bound to a
+// specified address, otherwise pc.
+func plainUDP(pc net.PacketConn) net.PacketConn {
+	if u, ok := pc.(*net.UDPConn); ok {
+		if a, ok := u.LocalAddr().(*net.UDPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
+			return boundUDP{u}
+		}
+	}
+	return pc
 }
 
 func srvAddr(srv *dns.Server) string {
