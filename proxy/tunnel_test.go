@@ -334,3 +334,34 @@ func TestConnectAccountGrantUnverified(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectBlockedBeforeIdentity: a CONNECT to a bypass service (DoH),
+// a banned platform or a social port outside allowed_ports is refused
+// with 403 even without credentials: no sign-in could allow it, so no
+// 407 asks for one.
+func TestConnectBlockedBeforeIdentity(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	for _, c := range []struct {
+		target string
+		reason allowlist.Reason
+	}{
+		{"cloudflare-dns.com:443", allowlist.ReasonBypass},
+		{"dns.google:853", allowlist.ReasonBypass},
+		{"www.tiktok.com:443", allowlist.ReasonPlatformBanned},
+		{"facebook.com:8443", allowlist.ReasonPort},
+	} {
+		resp, body, conn, _ := e.raw("", e.request(wireCase{method: "CONNECT", target: c.target}))
+		if conn != nil {
+			conn.Close()
+		}
+		if resp.StatusCode != http.StatusForbidden || resp.Header.Get(headerReason) != string(c.reason) ||
+			resp.Header.Get("Proxy-Authenticate") != "" {
+			t.Errorf("%s: got %d %s %q", c.target, resp.StatusCode, resp.Header.Get(headerReason), body)
+			continue
+		}
+		r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+		if r.Reason != string(c.reason) || r.Action != logs.ActionConnect {
+			t.Errorf("%s: record %+v", c.target, r)
+		}
+	}
+}
