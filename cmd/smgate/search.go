@@ -52,6 +52,7 @@ type searchFlags struct {
 	user, agency, platform, account, domain string
 	action, outcome, reason, format         string
 	limit                                   int
+	configSet                               bool // --config was given
 }
 
 // logFlags are the flags that name the log and the period, shared with
@@ -97,6 +98,7 @@ func runLogsSearch(e *env, args []string) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
+	fs.Visit(func(fl *flag.Flag) { f.configSet = f.configSet || fl.Name == "config" })
 	if err := f.run(e, fs.Args(), time.Now()); err != nil {
 		return logsExit(e, "logs search", err)
 	}
@@ -119,6 +121,7 @@ func (f *searchFlags) run(e *env, args []string, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	f.warnUnknown(e)
 	n := 0
 	err = logs.Search(dir, q, func(line []byte, r *logs.Record) error {
 		if err := out.write(line, r); err != nil {
@@ -130,6 +133,45 @@ func (f *searchFlags) run(e *env, args []string, now time.Time) error {
 		return nil
 	})
 	return errors.Join(out.flush(), err)
+}
+
+// warnUnknown warns on stderr about a --user, --agency, --platform or
+// --account that the policy of --config does not know, suggesting the id
+// that differs only in case: the search is exact, and "TikTok" silently
+// matching nothing looks like no use of TikTok. Without --config (only
+// --dir) there is no policy to compare with, and a policy that does not
+// load leaves the search as it is.
+func (f *searchFlags) warnUnknown(e *env) {
+	if f.user == "" && f.agency == "" && f.platform == "" && f.account == "" {
+		return
+	}
+	if f.dir != "" && !f.configSet {
+		return
+	}
+	l, err := allowlist.Load(f.config)
+	if err != nil {
+		return
+	}
+	p := l.Policy
+	warn := func(what, v, where string, n int, id func(int) string) {
+		if v == "" {
+			return
+		}
+		hint := ""
+		for i := range n {
+			switch {
+			case id(i) == v:
+				return
+			case hint == "" && strings.EqualFold(id(i), v):
+				hint = fmt.Sprintf(" (did you mean %q?)", id(i))
+			}
+		}
+		fmt.Fprintf(e.stderr, "warning: no %s %q in the %s%s\n", what, v, where, hint)
+	}
+	warn("user", f.user, "directory", len(p.Directory.Users), func(i int) string { return p.Directory.Users[i].ID })
+	warn("agency", f.agency, "directory", len(p.Directory.Agencies), func(i int) string { return p.Directory.Agencies[i].ID })
+	warn("platform", f.platform, "catalogue", len(p.Catalogue.Platforms), func(i int) string { return p.Catalogue.Platforms[i].ID })
+	warn("account", f.account, "registry", len(p.Registry.Accounts), func(i int) string { return p.Registry.Accounts[i].ID })
 }
 
 // query turns the flags into a Query.

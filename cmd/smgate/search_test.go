@@ -356,3 +356,41 @@ func TestParseWhen(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsSearchWarnsUnknownFilter: a filter naming a platform, agency,
+// user or account the policy does not know gets a warning on stderr, with
+// the id that differs only in case; the search itself stays exact.
+func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
+	dir := searchLog(t)
+	cfg := copyConfigs(t, "smgate.toml", `name = "gw-1"`, `name = "gw-1"`)
+	tests := []struct {
+		name string
+		args []string
+		warn string // "" for none
+		ids  string
+	}{
+		{"platform in another case", []string{"--platform", "Facebook"}, `warning: no platform "Facebook" in the catalogue (did you mean "facebook"?)`, ""},
+		{"user in another case", []string{"--user", "TLEE"}, `warning: no user "TLEE" in the directory (did you mean "tlee"?)`, ""},
+		{"agency in another case", []string{"--agency", "dot"}, `warning: no agency "dot" in the directory (did you mean "DOT"?)`, ""},
+		{"unknown account", []string{"--account", "nope"}, `warning: no account "nope" in the registry` + "\n", ""},
+		{"known platform", []string{"--platform", "facebook"}, "", "s1 s2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runSearch(t, append([]string{"--config", cfg, "--dir", dir, "--format", "json"}, tc.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if tc.warn == "" && errOut != "" || tc.warn != "" && !strings.Contains(errOut, tc.warn) {
+				t.Errorf("stderr = %q, want %q", errOut, tc.warn)
+			}
+			if got := strings.Join(jsonIDs(t, out), " "); got != tc.ids {
+				t.Errorf("records %q, want %q: the search is exact", got, tc.ids)
+			}
+		})
+	}
+	// Without --config there is no policy to compare with.
+	if code, _, errOut := runSearch(t, "--dir", dir, "--platform", "Facebook"); code != 0 || errOut != "" {
+		t.Errorf("--dir only: exit %d, stderr %q; want no warning", code, errOut)
+	}
+}
