@@ -32,7 +32,8 @@
 # Only one lab run at a time on a machine: the run holds /tmp/smgate-lab.lock.
 # Everything stays on loopback. Environment: SMGATE_LAB_DIR (default
 # /tmp/smgate-lab-dns), SMGATE_LAB_DNS_PORT (default 18230; the admin
-# listener takes the next port), BENCH_LAB (default /work/shared/bench).
+# listener takes the next port; the GOMAXPROCS=2 target
+# takes PORT+10 and PORT+11), BENCH_LAB (default /work/shared/bench).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,15 +49,19 @@ rm -rf "$DIR"
 mkdir -p "$DIR"
 cp configs/platforms.toml "$DIR/platforms.toml"
 
-cat > "$DIR/smgate.toml" <<EOF
+# gateway_config NAME PORT: $DIR/NAME.toml, with its own data and log
+# directories (a usage log has one writer), the DNS filter on PORT and the
+# admin listener on PORT+1.
+gateway_config() {
+	cat > "$DIR/$1.toml" <<EOF
 [gateway]
-name = "gw-lab-dns"
+name = "gw-lab-$1"
 timezone = "UTC"
-data_dir = "$DIR/var"
+data_dir = "$DIR/$1/var"
 mode = "enforce"
 
 [dns]
-listen = "127.0.0.1:$PORT"
+listen = "127.0.0.1:$2"
 block_answer = "sinkhole"
 sinkhole_ipv4 = "192.0.2.1"
 sinkhole_ipv6 = "2001:db8::1"
@@ -66,16 +71,19 @@ upstreams = ["127.0.0.1:15300"]      # the lab's upstream (dnsup)
 timeout = "2s"
 
 [admin]
-listen = "127.0.0.1:$((PORT + 1))"
+listen = "127.0.0.1:$(($2 + 1))"
 
 [logs]
-dir = "$DIR/logs"
+dir = "$DIR/$1/logs"
 
 [policy]
 platforms = "platforms.toml"
 registry = "registry.toml"
 directory = "directory.toml"
 EOF
+}
+gateway_config smgate "$PORT"
+gateway_config smgate-gmp2 "$((PORT + 10))"
 
 cat > "$DIR/registry.toml" <<'EOF'
 # no approved accounts: the lab user has platform-level grants
@@ -104,8 +112,20 @@ EOF
 
 "$BIN" check --config "$DIR/smgate.toml"
 
+# Two smgate targets in the same run. "smgate" runs as shipped: pinned to
+# one CPU, Go sets GOMAXPROCS=1, and every fsync and checkpoint of the
+# usage-log writer (blocking system calls) then holds the only P until the
+# runtime's sysmon takes it back, stalling the DNS filter (about a tenth of
+# the throughput when most names are social media). "smgate-gmp2" is the
+# same binary and configuration with GOMAXPROCS=2 on the same one CPU, so
+# that the filter keeps a P while the writer waits on the disk: what serve
+# would do if it kept GOMAXPROCS at 2 or more.
 flock /tmp/smgate-lab.lock "$LAB/run.sh" --only dns \
-	--add-dns-cmd smgate "127.0.0.1:$PORT" "$BIN serve --config $DIR/smgate.toml" "$@"
+	--add-dns-cmd smgate "127.0.0.1:$PORT" "$BIN serve --config $DIR/smgate.toml" \
+	--add-dns-cmd smgate-gmp2 "127.0.0.1:$((PORT + 10))" "env GOMAXPROCS=2 $BIN serve --config $DIR/smgate-gmp2.toml" \
+	"$@"
 
-echo "usage-log records by event.reason ($DIR/logs):"
-cat "$DIR"/logs/usage-*.jsonl | grep -o '"event.reason":"[a-z-]*"' | sort | uniq -c
+for t in smgate smgate-gmp2; do
+	echo "$t: usage-log records by event.reason ($DIR/$t/logs):"
+	cat "$DIR/$t"/logs/usage-*.jsonl | grep -o '"event.reason":"[a-z-]*"' | sort | uniq -c
+done
