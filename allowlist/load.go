@@ -104,6 +104,19 @@ func LoadConfig(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// DecodeConfig is LoadConfig for a file with problems: it returns the
+// config as far as the file could be decoded (defaults applied, paths
+// resolved, refused values left out) with the problems as the error, or
+// nil when the file cannot be read or is no TOML. smgate check uses it to
+// go on checking the files the config names.
+func DecodeConfig(path string) (*Config, error) {
+	cfg, probs, _ := loadConfig(path)
+	if len(probs) > 0 {
+		return cfg, probs
+	}
+	return cfg, nil
+}
+
 // loadConfig is LoadConfig returning every problem of the file and, when
 // the file could be decoded at all, the config as far as it is valid.
 // policyKnown reports whether the policy files it names are known for

@@ -49,3 +49,29 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeConfig feeds arbitrary text as the gateway file: decoding
+// ends, never panics, and every problem names the file and says what is
+// wrong; a file it cannot decode has a problem saying so.
+func FuzzDecodeConfig(f *testing.F) {
+	gw, err := os.ReadFile(filepath.Join("testdata", "smgate.toml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(gw)
+	f.Add([]byte("[proxy]\nidle_timeout = \"-5s\"\nbogus = 1\nmax_conns = \"many\"\n[resolver]\ntimeout = \"2\"\n"))
+	f.Add([]byte("[proxy.intercept]\nplatforms = 3\n[proxy]\nlisten = 5\ndeny_destinations = [\"x\", 1]\n"))
+	f.Add([]byte("proxy = 1\n[\"a.b\"]\nc = 2\n"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		cfg := &Config{Path: "smgate.toml"}
+		lines, probs, _ := decodeConfig("smgate.toml", text, cfg)
+		if lines == nil && len(probs) == 0 {
+			t.Fatal("undecodable file without a problem")
+		}
+		for _, p := range probs {
+			if p.File == "" || p.Msg == "" {
+				t.Fatalf("problem without file or message: %+v", p)
+			}
+		}
+	})
+}

@@ -21,8 +21,16 @@ func runCheck(e *env, args []string) int {
 	if err == nil {
 		errs, warns = checkFiles(l.Config)
 		warns = append(l.Warnings, warns...)
-	} else if errs = allowlist.AsProblems(err); len(errs) == 0 {
-		errs = allowlist.Problems{{File: *cfgPath, Msg: err.Error()}}
+	} else {
+		if errs = allowlist.AsProblems(err); len(errs) == 0 {
+			errs = allowlist.Problems{{File: *cfgPath, Msg: err.Error()}}
+		}
+		// The files the config names are checked too, as far as it
+		// could be decoded, so that one run lists every error.
+		if cfg, _ := allowlist.DecodeConfig(*cfgPath); cfg != nil {
+			ferrs, _ := checkFiles(cfg)
+			errs = append(errs, ferrs...)
+		}
 	}
 	if len(errs) > 0 {
 		for _, p := range errs {

@@ -65,6 +65,30 @@ func TestCheckReportsEveryError(t *testing.T) {
 	}
 }
 
+// TestCheckReportsEverythingAtOnce: problems of the gateway file, of the
+// policy files and of the files the gateway file names come in one run.
+func TestCheckReportsEverythingAtOnce(t *testing.T) {
+	path := copyConfigs(t, "directory.toml", `roles = ["dot-communications"]`, `roles = ["dot-comms"]`)
+	editFile(t, path, `timeout = "2s"`, `timeout = "2"`, `unverified_accounts = "allow"`, "unverified_accounts = \"allow\"\nidle_timeout = \"-5s\"\nbogus = 1",
+		`token_file = ""`, `token_file = "admin.token"`)
+	code, out, _ := runCmd(t, "", "check", "--config", path)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		`resolver.timeout: invalid duration "2"`,
+		`proxy.idle_timeout: invalid duration "-5s": must not be negative`,
+		`proxy.bogus: unknown key "proxy.bogus"`,
+		`user "tlee": roles: unknown role "dot-comms"`,
+		`admin.token_file: stat `,
+		"5 error(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestCheckUsage(t *testing.T) {
 	if code, _, errs := runCmd(t, "", "check", "--confg", "x"); code != 2 || !strings.Contains(errs, "flag provided but not defined: -confg") {
 		t.Errorf("unknown flag: exit %d, %s", code, errs)
