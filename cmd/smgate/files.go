@@ -63,7 +63,7 @@ func checkFiles(cfg *allowlist.Config) (errs, warns allowlist.Problems) {
 func preflight(cfg *allowlist.Config, log zerolog.Logger) error {
 	errs, warns := checkFiles(cfg)
 	for _, w := range warns {
-		log.Warn().Str("key", w.Key).Msg(w.Msg)
+		log.Warn().Str("key", w.Key).Str("problem", w.Msg).Msg("configuration warning")
 	}
 	if len(errs) > 0 {
 		return errs
