@@ -109,6 +109,7 @@ type state struct {
 	buf     []byte
 	pending []item
 	ckptDue bool // records committed since the last checkpoint
+	ckpt    *ckptFile
 	head    headLog
 	backoff time.Duration
 }
@@ -138,8 +139,14 @@ func Open(o Options) (*Writer, error) {
 		_ = lock.Close()
 		return nil, err
 	}
+	ckpt, err := openCheckpoint(o.StateDir)
+	if err != nil {
+		w.m.unregister()
+		_ = lock.Close()
+		return nil, fmt.Errorf("open usage log: %w", err)
+	}
 	w.st = state{chain: newChain(o.HMACKey, rec.head), day: rec.day, size: rec.size,
-		lines: rec.lines, records: rec.records, head: headLog{every: o.HeadEvery,
+		lines: rec.lines, records: rec.records, ckpt: ckpt, head: headLog{every: o.HeadEvery,
 			interval: o.HeadInterval, at: o.Now(), records: rec.records}}
 	go w.run()
 	if err := w.logRepairs(rec.repairs); err != nil {
@@ -539,7 +546,7 @@ func (w *Writer) checkpoint() error {
 	}
 	c := &Checkpoint{File: dayFileName(st.day), Lines: st.lines, Records: st.records,
 		Head: st.chain.head.String(), Time: w.o.Now().UTC()}
-	if err := writeCheckpoint(w.o.StateDir, c); err != nil {
+	if err := st.ckpt.write(c, c.Time, false); err != nil {
 		return err
 	}
 	st.ckptDue = false
@@ -566,6 +573,7 @@ func (w *Writer) finish() error {
 	if st.file != nil {
 		err = st.file.Close()
 	}
+	err = errors.Join(err, st.ckpt.close(w.o.Now()))
 	if len(st.pending) > 0 || st.ckptDue {
 		return fmt.Errorf("close usage log: %d records not written: %w", len(st.pending), w.Healthy())
 	}
