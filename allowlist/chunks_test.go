@@ -1,7 +1,9 @@
 package allowlist
 
 import (
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,43 @@ func TestDecodeChunksErrorLine(t *testing.T) {
 	ps := decodeChunks("directory.toml", []byte(broken), &d, 4)
 	if len(ps) == 0 || ps[0].Line != want && ps[0].Line != want+1 {
 		t.Fatalf("error in a later chunk: %v, want line %d", ps, want)
+	}
+}
+
+// TestUnknownKeyEntriesChunked: in a file decoded in parallel chunks, an
+// unknown key written in entries of different chunks names each entry by
+// its id, with its line in the whole file.
+func TestUnknownKeyEntriesChunked(t *testing.T) {
+	var b strings.Builder
+	for u := range 8000 {
+		typo := u == 3 || u == 7000
+		fmt.Fprintf(&b, "[[user]]\nid = \"user%d\"\n", u)
+		if typo {
+			b.WriteString("nmae = \"typo\"\n")
+		}
+		fmt.Fprintf(&b, "name = \"User %d\"\nagency = \"DCF\"\nroles = [\"dcf-communications\"]\nips = [\"10.9.%d.%d\"]\nacknowledged_on = 2026-01-10\n\n", u, u/256, u%256)
+	}
+	src := []byte(b.String())
+	if len(src) < parallelThreshold {
+		t.Fatalf("the file is %d bytes, under the %d of parallel decoding: make it larger", len(src), parallelThreshold)
+	}
+	var d Directory
+	lines, probs := decodeFile("directory.toml", src, &d)
+	if lines == nil || len(d.Users) != 8000 {
+		t.Fatalf("decoded %d users, lines %v: %v", len(d.Users), lines != nil, probs)
+	}
+	var got []string
+	for _, p := range probs {
+		got = append(got, p.Error())
+	}
+	line := func(u int) int { // of the typo: the user's third line
+		return 1 + strings.Count(string(src[:strings.Index(string(src), fmt.Sprintf("id = \"user%d\"\n", u))]), "\n") + 1
+	}
+	want := []string{
+		fmt.Sprintf(`directory.toml:%d: user "user3": nmae: unknown key "nmae" (did you mean name?)`, line(3)),
+		fmt.Sprintf(`directory.toml:%d: user "user7000": nmae: unknown key "nmae" (did you mean name?)`, line(7000)),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -141,7 +141,11 @@ func loadConfig(path string) (cfg *Config, probs Problems, policyKnown bool) {
 			probs = append(probs, p)
 		}
 	}
-	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+	// In the order of the file; problems without a line last.
+	sort.SliceStable(probs, func(i, j int) bool {
+		li, lj := probs[i].Line, probs[j].Line
+		return li != 0 && (lj == 0 || li < lj)
+	})
 	policyKnown = cfg.Policy.Registry != "" && cfg.Policy.Directory != ""
 	for k := range bad {
 		policyKnown = policyKnown && !strings.HasPrefix(k, "policy.")
