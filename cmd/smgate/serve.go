@@ -199,16 +199,25 @@ func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Regi
 // check names them: proxy, transparent, dns_udp, dns_tcp, admin.
 func listenDict(ls *listeners) *zerolog.Event {
 	d := zerolog.Dict()
-	for _, l := range []struct {
-		name string
-		l    net.Listener
-	}{{"proxy", ls.proxy}, {"transparent", ls.transparent}, {"dns_tcp", ls.dnsTCP}, {"admin", ls.admin}} {
-		if l.l != nil {
-			d.Str(l.name, addrPortOf(l.l.Addr()).String())
+	add := func(name string, a net.Addr) {
+		if a != nil {
+			d.Str(name, addrPortOf(a).String())
 		}
 	}
+	if ls.proxy != nil {
+		add("proxy", ls.proxy.Addr())
+	}
+	if ls.transparent != nil {
+		add("transparent", ls.transparent.Addr())
+	}
 	if ls.dnsUDP != nil {
-		d.Str("dns_udp", addrPortOf(ls.dnsUDP.LocalAddr()).String())
+		add("dns_udp", ls.dnsUDP.LocalAddr())
+	}
+	if ls.dnsTCP != nil {
+		add("dns_tcp", ls.dnsTCP.Addr())
+	}
+	if ls.admin != nil {
+		add("admin", ls.admin.Addr())
 	}
 	return d
 }
