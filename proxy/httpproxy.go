@@ -238,7 +238,9 @@ func cutAnswer(f *flow, req *http.Request, cancel context.CancelFunc) {
 	if client == nil {
 		return
 	}
-	f.setCut(func() { cancel(); _ = client.Close() })
+	// Closed first: once the request is cancelled, net/http may end the
+	// answer at once.
+	f.setCut(func() { _ = client.Close(); cancel() })
 	if f.cutReason() != "" { // cut while the answer was on its way
 		_ = client.Close()
 	}
