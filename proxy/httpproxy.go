@@ -302,6 +302,10 @@ func (s *Server) upstreamFailed(f *flow, req *http.Request, err error) *http.Res
 	return p.response(req, wantsHTML(req.Header.Get("Accept")))
 }
 
+// statusClientClosed is the status recorded for a request whose client
+// hung up before the upstream answered (nginx's 499); no client sees it.
+const statusClientClosed = 499
+
 // failurePage returns the page of a failed dial or round trip and notes
 // the failure in the flow's record.
 func (s *Server) failurePage(f *flow, snap *allowlist.Snapshot, err error) *page {
@@ -314,6 +318,9 @@ func (s *Server) failurePage(f *flow, snap *allowlist.Snapshot, err error) *page
 		status, explain, cause = http.StatusBadRequest, explainBadRequest, "bad_request"
 	case errors.As(err, &de) && de.kind == dialNoName:
 		explain, cause = explainNoName, "no_such_name"
+	case errors.Is(err, context.Canceled) && f.cutReason() == "":
+		// The client went away while waiting: nothing failed upstream.
+		status, cause = statusClientClosed, "client_closed"
 	case classify(err, dialFailed) == dialTimeout:
 		status, explain, cause = http.StatusGatewayTimeout, explainTimeout, "upstream_timeout"
 	}
