@@ -32,8 +32,7 @@
 # Only one lab run at a time on a machine: the run holds /tmp/smgate-lab.lock.
 # Everything stays on loopback. Environment: SMGATE_LAB_DIR (default
 # /tmp/smgate-lab-dns), SMGATE_LAB_DNS_PORT (default 18230; the admin
-# listener takes the next port; the GOMAXPROCS=2 target
-# takes PORT+10 and PORT+11), BENCH_LAB (default /work/shared/bench).
+# listener takes the next port), BENCH_LAB (default /work/shared/bench).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -83,7 +82,6 @@ directory = "directory.toml"
 EOF
 }
 gateway_config smgate "$PORT"
-gateway_config smgate-gmp2 "$((PORT + 10))"
 
 cat > "$DIR/registry.toml" <<'EOF'
 # no approved accounts: the lab user has platform-level grants
@@ -112,20 +110,15 @@ EOF
 
 "$BIN" check --config "$DIR/smgate.toml"
 
-# Two smgate targets in the same run. "smgate" runs as shipped: pinned to
-# one CPU, Go sets GOMAXPROCS=1, and every fsync and checkpoint of the
-# usage-log writer (blocking system calls) then holds the only P until the
-# runtime's sysmon takes it back, stalling the DNS filter (about a tenth of
-# the throughput when most names are social media). "smgate-gmp2" is the
-# same binary and configuration with GOMAXPROCS=2 on the same one CPU, so
-# that the filter keeps a P while the writer waits on the disk: what serve
-# would do if it kept GOMAXPROCS at 2 or more.
+# serve keeps GOMAXPROCS at 2 or more (cmd/smgate/procs.go): pinned to one
+# CPU with one P, every fsync of the usage-log writer held the only P and
+# stalled the filter (about a tenth of the throughput when most names are
+# social media).
 flock /tmp/smgate-lab.lock "$LAB/run.sh" --only dns \
 	--add-dns-cmd smgate "127.0.0.1:$PORT" "$BIN serve --config $DIR/smgate.toml" \
-	--add-dns-cmd smgate-gmp2 "127.0.0.1:$((PORT + 10))" "env GOMAXPROCS=2 $BIN serve --config $DIR/smgate-gmp2.toml" \
 	"$@"
 
-for t in smgate smgate-gmp2; do
+for t in smgate; do
 	echo "$t: usage-log records by event.reason ($DIR/$t/logs):"
 	cat "$DIR/$t"/logs/usage-*.jsonl | grep -o '"event.reason":"[a-z-]*"' | sort | uniq -c
 done
