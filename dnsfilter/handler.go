@@ -102,7 +102,9 @@ func (s *Server) pass(w dns.ResponseWriter, q *query, e *entry, cfg *allowlist.D
 // decide decides host for q's client. A usage log that cannot take
 // records blocks, in report mode too: no social-media use goes unrecorded.
 func (s *Server) decide(snap *allowlist.Snapshot, q *query, host string, start time.Time) allowlist.Decision {
+	t0 := time.Now()
 	d := snap.Decide(&allowlist.Request{ClientIP: q.client, Host: host, Source: allowlist.SourceDNS, Time: start})
+	s.m.decision.Observe(time.Since(t0).Seconds())
 	if err := s.sink.Healthy(); err != nil {
 		d.Allow, d.Enforced, d.Reason = false, true, allowlist.ReasonPolicyUnavailable
 	}

@@ -20,6 +20,7 @@ const (
 // names: platform ids, outcomes and reason codes only.
 type metrics struct {
 	queries          *prometheus.CounterVec
+	decision         prometheus.Histogram
 	cacheHits        prometheus.Counter
 	cacheMisses      prometheus.Counter
 	upstreamSeconds  prometheus.Histogram
@@ -34,12 +35,20 @@ type metrics struct {
 
 type queryLabels struct{ platform, outcome, reason string }
 
+// modeDNS is the mode label of every query, smgate.mode of its records.
+const modeDNS = "dns"
+
 func newMetrics(entries func() float64) *metrics {
 	return &metrics{
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smgate_dns_queries_total",
-			Help: "DNS queries answered, by platform (empty when not social media), outcome and reason code.",
-		}, []string{"platform", "outcome", "reason"}),
+			Help: "DNS queries answered, by mode (always dns, as in the usage log), platform (empty when not social media), outcome and reason code.",
+		}, []string{"mode", "platform", "outcome", "reason"}),
+		decision: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "smgate_dns_decision_seconds",
+			Help:    "Time to decide one query name for its client (policy decision only).",
+			Buckets: []float64{1e-7, 2.5e-7, 5e-7, 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 1e-4, 1e-3},
+		}),
 		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smgate_dns_cache_hits_total", Help: "Questions answered from the cache.",
 		}),
@@ -68,7 +77,7 @@ func newMetrics(entries func() float64) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.queries, m.cacheHits, m.cacheMisses, m.upstreamSeconds,
+	return []prometheus.Collector{m.queries, m.decision, m.cacheHits, m.cacheMisses, m.upstreamSeconds,
 		m.upstreamFailures, m.malformed, m.rateLimited, m.cacheEntries}
 }
 
@@ -106,7 +115,7 @@ func (m *metrics) query(platform, outcome, reason string) {
 	c := m.counter[k]
 	m.mu.RUnlock()
 	if c == nil {
-		c = m.queries.WithLabelValues(platform, outcome, reason)
+		c = m.queries.WithLabelValues(modeDNS, platform, outcome, reason)
 		m.mu.Lock()
 		if len(m.counter) < 4096 {
 			m.counter[k] = c
