@@ -26,9 +26,10 @@ import (
 const shutdownGrace = 15 * time.Second
 
 func runServe(e *env, args []string) int {
-	fs := newFlags(e, "serve", "[--config F] [--log-level L]")
+	fs := newFlags(e, "serve", "[--config F] [--log-level L] [--accept-log-mismatch]")
 	cfgPath := fs.String("config", defaultConfig(), "gateway configuration `file`")
 	level := fs.String("log-level", "info", "operational log level: debug, info, warn, error")
+	accept := fs.Bool("accept-log-mismatch", false, "start although the usage log does not match its checkpoint (a cut tail, a deleted day file);\nthe gateway records what it found and accepted. Keep a copy of the log directory as evidence first")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -40,7 +41,7 @@ func runServe(e *env, args []string) int {
 	log := zerolog.New(e.stderr).Level(lvl).With().Timestamp().Logger()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, *cfgPath, log, nil); err != nil {
+	if err := serveWith(ctx, *cfgPath, log, nil, *accept); err != nil {
 		printLoadError(e, "serve", err)
 		return 1
 	}
@@ -62,6 +63,12 @@ func printLoadError(e *env, cmd string, err error) {
 // serve runs the gateway until ctx ends. ready, when not nil, receives the
 // gateway once every listener serves (tests use it).
 func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<- *gateway) error {
+	return serveWith(ctx, cfgPath, log, ready, false)
+}
+
+// serveWith is serve; acceptMismatch opens a usage log that does not match
+// its checkpoint, recording what was found.
+func serveWith(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<- *gateway, acceptMismatch bool) error {
 	engine, err := allowlist.NewEngine(cfgPath, allowlist.EngineOptions{Logger: log})
 	if err != nil {
 		return err
@@ -72,7 +79,7 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	w, err := openUsageLog(cfg, log, reg)
+	w, err := openUsageLog(cfg, log, reg, acceptMismatch)
 	if err != nil {
 		return err
 	}
@@ -179,7 +186,7 @@ func dailyPrune(g *gateway) {
 }
 
 // openUsageLog opens the durable usage-log writer of cfg.
-func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Registerer) (*logs.Writer, error) {
+func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Registerer, acceptMismatch bool) (*logs.Writer, error) {
 	key, err := readHMACKey(cfg.Logs.HMACKeyFile)
 	if err != nil {
 		return nil, err
@@ -187,7 +194,12 @@ func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Regi
 	w, err := logs.Open(logs.Options{
 		Dir: cfg.Logs.Dir, StateDir: cfg.Gateway.DataDir, Observer: cfg.Gateway.Name,
 		HMACKey: key, QueueSize: cfg.Logs.QueueSize, Logger: log, Registerer: reg,
+		AcceptTamperedTail: acceptMismatch,
 	})
+	var ve *logs.VerifyError
+	if errors.As(err, &ve) {
+		return nil, fmt.Errorf("%w\nsee 'smgate logs verify' for what differs; keep a copy of %s and %s as evidence, then start once with 'smgate serve --accept-log-mismatch', which records what it accepted", err, cfg.Logs.Dir, cfg.Gateway.DataDir)
+	}
 	if errors.Is(err, logs.ErrLocked) {
 		return nil, fmt.Errorf("another smgate serve is running with this data_dir %s and log dir %s: stop it, or give this gateway its own gateway.data_dir and logs.dir (%w)",
 			cfg.Gateway.DataDir, cfg.Logs.Dir, err)
