@@ -87,7 +87,7 @@ func (s *Snapshot) decideSocial(r *Request, e *domainEntry, d Decision) Decision
 	if now.IsZero() {
 		now = time.Now()
 	}
-	m := matcher{s: s, r: r, now: now, e: e}
+	m := matcher{s: s, path: r.Path, action: r.Action, now: now, e: e}
 	return m.match(u, d)
 }
 
@@ -156,12 +156,16 @@ var failRank = map[Reason]int{
 
 // matcher finds a grant of a user's roles for one request.
 type matcher struct {
-	s     *Snapshot
-	r     *Request
-	now   time.Time
-	today Date // computed on first use
-	e     *domainEntry
-	fail  Reason
+	s *Snapshot
+	// path and action of the request, copied: a pointer to the Request
+	// here would let escape analysis move every caller's Request to the
+	// heap, since the Decision returned is built from the matcher.
+	path   string
+	action Action
+	now    time.Time
+	today  Date // computed on first use
+	e      *domainEntry
+	fail   Reason
 }
 
 func (m *matcher) failed(r Reason) {
@@ -200,10 +204,10 @@ func (m *matcher) match(u *userInfo, d Decision) Decision {
 // pathAccount returns the registry account named by the first path segment
 // when the path is visible and the host is a platform's own domain.
 func (m *matcher) pathAccount() *accountInfo {
-	if m.r.Path == "" || m.e.shared {
+	if m.path == "" || m.e.shared {
 		return nil
 	}
-	seg := strings.TrimPrefix(m.r.Path, "/")
+	seg := strings.TrimPrefix(m.path, "/")
 	if i := strings.IndexAny(seg, "/?#"); i >= 0 {
 		seg = seg[:i]
 	}
@@ -223,7 +227,7 @@ func (m *matcher) pathAccount() *accountInfo {
 // pathHidden reports whether the request shows no account: no path (CONNECT
 // without interception, DNS), the platform's root, or a shared CDN domain.
 func (m *matcher) pathHidden() bool {
-	return m.r.Path == "" || m.e.shared || strings.TrimLeft(m.r.Path, "/") == "" || m.r.Path[0] == '?'
+	return m.path == "" || m.e.shared || strings.TrimLeft(m.path, "/") == "" || m.path[0] == '?'
 }
 
 type grant struct {
@@ -276,7 +280,7 @@ func (m *matcher) usable(ro *roleInfo, p *platformInfo) bool {
 		m.failed(ReasonPlatformBanned)
 	case len(m.s.susp.platforms) > 0 && m.s.susp.platforms[p.id] != nil:
 		m.failed(ReasonPlatformSuspended)
-	case ro.actions&actionBit(m.r.Action) == 0:
+	case ro.actions&actionBit(m.action) == 0:
 		m.failed(ReasonActionNotGranted)
 	case !ro.schedule.Contains(m.now, m.s.loc):
 		m.failed(ReasonOutsideSchedule)
