@@ -79,7 +79,7 @@ func (r Reason) Explain() string {
 	case ReasonPort:
 		return "Social media platforms may be reached only on the standard web ports."
 	case ReasonBypass:
-		return "This connection tried to reach a social media platform in a way that bypasses the gateway's checks."
+		return "This connection would bypass the gateway's checks: a social media platform reached by its numeric address without a grant for it, or an encrypted DNS resolver or relay service."
 	case ReasonContent:
 		return "The content of this request is not permitted by the policy."
 	case ReasonPlatformBanned:

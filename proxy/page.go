@@ -51,9 +51,12 @@ const (
 	accessLimited  = "Too many sign-in attempts failed. Wait a few minutes before trying again, and check your user name and password."
 	// No grant changes a ban, a suspension or a port: these do not send
 	// staff to ask for access.
-	accessBanned    = "The ban applies to every role, so access to this platform cannot be requested. If you think it is banned in error, contact the help desk and quote the request id below."
-	accessSuspended = "The suspension applies until the central security unit lifts it; requesting access does not change it. Your agency's social media coordinator can tell you more; quote the request id below."
-	accessPort      = "Use the platform's usual web address, without a port number. If your work needs another port, contact the help desk and quote the request id below."
+	accessBanned        = "The ban applies to every role, so access to this platform cannot be requested. If you think it is banned in error, contact the help desk and quote the request id below."
+	accessSuspended     = "The suspension applies until the central security unit lifts it; requesting access does not change it. Your agency's social media coordinator can tell you more; quote the request id below."
+	accessPort          = "Use the platform's usual web address, without a port number. If your work needs another port, contact the help desk and quote the request id below."
+	accessMismatch      = "Sign in with your own user name, or use the computer assigned to you. If this computer is assigned to you and the gateway names someone else, contact the help desk and quote the request id below."
+	accessBypassIP      = "Use the platform's name (for example its www address) instead of a numeric address: the gateway then checks it like any other request."
+	accessBypassService = "This is an encrypted DNS resolver or relay service, which is not permitted on state equipment. Turn off secure DNS (DNS over HTTPS) or private relay in your browser or device settings; the agency's resolvers are used instead. If your work needs this service, contact the help desk and quote the request id below."
 )
 
 // decisionPage is the page of a blocked decision.
@@ -81,6 +84,13 @@ func (s *Server) decisionPage(f *flow, snap *allowlist.Snapshot, status int) *pa
 		p.Access = accessSuspended
 	case allowlist.ReasonPort:
 		p.Access = accessPort
+	case allowlist.ReasonIdentityMismatch:
+		p.Access = accessMismatch
+	case allowlist.ReasonBypass:
+		p.Access = accessBypassIP
+		if f.d.Platform == "" { // a bypass service of the catalogue, not a platform's address
+			p.Access = accessBypassService
+		}
 	}
 	return p
 }
