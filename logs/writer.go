@@ -112,6 +112,7 @@ type state struct {
 	ckpt    *ckptFile
 	head    headLog
 	backoff time.Duration
+	async   *asyncSync // nil when the kernel cannot fsync asynchronously
 }
 
 // Open recovers the log in o.Dir (see recoverLog), starts the writer
@@ -146,7 +147,7 @@ func Open(o Options) (*Writer, error) {
 		return nil, fmt.Errorf("open usage log: %w", err)
 	}
 	w.st = state{chain: newChain(o.HMACKey, rec.head), day: rec.day, size: rec.size,
-		lines: rec.lines, records: rec.records, ckpt: ckpt, head: headLog{every: o.HeadEvery,
+		lines: rec.lines, records: rec.records, ckpt: ckpt, async: newAsyncSync(), head: headLog{every: o.HeadEvery,
 			interval: o.HeadInterval, at: o.Now(), records: rec.records}}
 	go w.run()
 	if err := w.logRepairs(rec.repairs); err != nil {
@@ -460,12 +461,25 @@ func (w *Writer) writeSync(buf []byte) error {
 	if _, err := w.st.file.Write(buf); err != nil {
 		return fmt.Errorf("write %s: %w", w.st.file.Name(), err)
 	}
-	if err := w.st.file.Sync(); err != nil {
+	if err := w.sync(w.st.file); err != nil {
 		return fmt.Errorf("fsync %s: %w", w.st.file.Name(), err)
 	}
 	w.m.fsync.Observe(time.Since(start).Seconds())
 	w.m.batches.Inc()
 	return nil
+}
+
+// sync fsyncs f, asynchronously when the kernel can (see asyncSync).
+func (w *Writer) sync(f *os.File) error {
+	if w.st.async != nil {
+		err := w.st.async.sync(f)
+		if !errors.Is(err, errAsyncUnsupported) {
+			return err
+		}
+		w.st.async.close()
+		w.st.async = nil
+	}
+	return f.Sync()
 }
 
 // rollback cuts what a failed batch may have left in the file; when it
@@ -574,6 +588,10 @@ func (w *Writer) finish() error {
 		err = st.file.Close()
 	}
 	err = errors.Join(err, st.ckpt.close(w.o.Now()))
+	if st.async != nil {
+		st.async.close()
+		st.async = nil
+	}
 	if len(st.pending) > 0 || st.ckptDue {
 		return fmt.Errorf("close usage log: %d records not written: %w", len(st.pending), w.Healthy())
 	}

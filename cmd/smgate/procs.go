@@ -2,18 +2,23 @@ package main
 
 import (
 	"os"
-	"runtime"
 	"runtime/debug"
 )
 
-// minProcs is the least GOMAXPROCS the gateway runs with. On one CPU (a
-// small VM, or a process pinned to one core) Go would run with one P, and
-// every fsync of the usage log or blocking read would hold it until the
-// runtime's monitor hands it off, stalling every other connection; a
-// second P lets request handling go on meanwhile (measured with the
-// benchmark lab, one run on a loaded machine: new tunnels/s 0.19 -> 0.41
-// of direct on one pinned core).
-const minProcs = 2
+// The gateway runs with Go's own GOMAXPROCS (the CPUs it may use). It
+// used to keep at least two Ps, because on one CPU a blocking fsync of the
+// usage log held the only P; the usage-log writer now waits for its fsync
+// in the network poller (logs/asyncsync_linux.go), and two Ps on one CPU
+// were the cause of the tail latency: the kernel time-slices the two
+// threads, and goroutines queued on the P of the thread it has set aside
+// wait for its turn. Benchmark lab, quiet machine, server pinned to one
+// CPU, same run side by side (2 x 2 s per figure), asynchronous fsync with
+// one P against the previous binary with two: HTTP c=16 p99 2.6/2.8 ms
+// against 10.4/9.1 (direct 1.0/1.2) at 18.2k/17.5k req/s against
+// 13.9k/18.6k (squid 13.0k/13.9k); c=128 p99 18.4/21.7 against 32.9/39.0
+// at 14.4k/12.5k req/s against 10.3k/12.1k; new TCP tunnels 4.5k/5.2k/s
+// against 4.2k/5.7k, p99 7.3/7.5 ms against 12.3/11.6. (One P with the
+// blocking fsync had new TCP tunnels at 3.2k/2.2k/s.)
 
 // serveGCPercent is the GOGC `smgate serve` runs with unless GOGC is set.
 // The gateway's live heap is small (about 40 MiB peak RSS in the lab) while
@@ -25,13 +30,10 @@ const minProcs = 2
 // against 12.7k/16.0k, new TCP tunnels 5.3k/5.0k/s against 5.1k/4.7k; two
 // earlier runs with GOGC=400 in the environment agreed. It does not change
 // the p99 (about 10 ms at c=16): that comes from two Ps sharing one CPU
-// (see minProcs). A GOMEMLIMIT in the environment still bounds the heap.
+// (see above). A GOMEMLIMIT in the environment still bounds the heap.
 const serveGCPercent = 400
 
 func init() {
-	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minProcs {
-		runtime.GOMAXPROCS(minProcs)
-	}
 	if len(os.Args) > 1 && os.Args[1] == "serve" && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
 	}
