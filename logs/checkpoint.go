@@ -139,6 +139,9 @@ type ckptFile struct {
 	synced time.Time // last fsync
 	dirty  bool      // written since the last fsync
 	buf    []byte
+	// fsync, when set, fsyncs the file (the Writer's, which waits without
+	// holding a P); nil means File.Sync.
+	fsync func(*os.File) error
 }
 
 // openCheckpoint opens (creating) the checkpoint file in stateDir.
@@ -186,6 +189,7 @@ func (cf *ckptFile) write(c *Checkpoint, now time.Time, sync bool) error {
 			return fmt.Errorf("write checkpoint: %w", err)
 		}
 		cf.f.Close()
+		nf.fsync = cf.fsync
 		*cf = *nf
 		sync = true
 	}
@@ -218,7 +222,11 @@ func (cf *ckptFile) sync(now time.Time) error {
 	if !cf.dirty {
 		return nil
 	}
-	if err := cf.f.Sync(); err != nil {
+	sync := (*os.File).Sync
+	if cf.fsync != nil {
+		sync = cf.fsync
+	}
+	if err := sync(cf.f); err != nil {
 		return fmt.Errorf("fsync checkpoint: %w", err)
 	}
 	cf.synced, cf.dirty = now, false

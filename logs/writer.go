@@ -149,6 +149,7 @@ func Open(o Options) (*Writer, error) {
 	w.st = state{chain: newChain(o.HMACKey, rec.head), day: rec.day, size: rec.size,
 		lines: rec.lines, records: rec.records, ckpt: ckpt, async: newAsyncSync(), head: headLog{every: o.HeadEvery,
 			interval: o.HeadInterval, at: o.Now(), records: rec.records}}
+	w.st.ckpt.fsync = w.sync // the checkpoint's fsync, too, waits without holding a P
 	go w.run()
 	if err := w.logRepairs(rec.repairs); err != nil {
 		_ = w.Close()
