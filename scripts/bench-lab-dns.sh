@@ -110,10 +110,11 @@ EOF
 
 "$BIN" check --config "$DIR/smgate.toml"
 
-# serve keeps GOMAXPROCS at 2 or more (cmd/smgate/procs.go): pinned to one
-# CPU with one P, every fsync of the usage-log writer held the only P and
-# stalled the filter (about a tenth of the throughput when most names are
-# social media).
+# serve runs with Go's own GOMAXPROCS (1 when pinned to one CPU): the
+# usage-log writer waits for its fsync in the network poller
+# (logs/asyncsync_linux.go), so an fsync no longer holds the only P and
+# stalls the filter, as it did before (about a tenth of the throughput
+# when most names are social media).
 flock /tmp/smgate-lab.lock "$LAB/run.sh" --only dns \
 	--add-dns-cmd smgate "127.0.0.1:$PORT" "$BIN serve --config $DIR/smgate.toml" \
 	"$@"
