@@ -9,9 +9,9 @@
 #   scripts/bench-lab.sh --out DIR   # any further option goes to run.sh
 #   scripts/bench-lab.sh --with-gomaxprocs2 ...
 #                                    # also measure a second smgate, the same
-#                                    # binary and policy with GOMAXPROCS=2 (serve
-#                                    # itself uses Go's default, 1 on the pinned CPU) (on the
-#                                    # same single pinned CPU), in the same run
+#                                    # binary and policy with GOMAXPROCS=2 on the
+#                                    # same single pinned CPU (serve itself uses
+#                                    # Go's default there: 1), in the same run
 #
 # The lab addresses its origin by address, never by name: plain HTTP as
 # http://127.0.0.1:18080/small (absolute URI), tunnels as CONNECT
