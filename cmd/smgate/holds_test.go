@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,6 +279,9 @@ func readLog(t *testing.T, dir string) string {
 	var b strings.Builder
 	for _, f := range files {
 		data, err := os.ReadFile(f.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // pruned by the running gateway since it was listed
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
