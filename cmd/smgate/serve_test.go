@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -103,27 +102,11 @@ func TestServeReloadIsRecorded(t *testing.T) {
 	if st := g.engine.Status(); st.LastError == "" || st.Failures < 1 { // the file watcher may fail on it too
 		t.Errorf("status after a failed reload: %+v", st)
 	}
-	if err := g.writer.Flush(); err != nil {
-		t.Fatal(err)
-	}
 	var outcomes []string
-	files, _ := filepath.Glob(filepath.Join(g.cfg.Logs.Dir, "usage-*.jsonl"))
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range usageRecords(t, g) {
+		if r.Action == logs.ActionReload && r.By == "test" { // not the file watcher's
+			outcomes = append(outcomes, r.Outcome)
 		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			r, err := logs.DecodeRecord(sc.Bytes())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Action == logs.ActionReload && r.By == "test" { // not the file watcher's
-				outcomes = append(outcomes, r.Outcome)
-			}
-		}
-		fh.Close()
 	}
 	if strings.Join(outcomes, ",") != "success,failure" {
 		t.Errorf("reload records: %v, want success then failure", outcomes)
