@@ -45,21 +45,7 @@ func startBenchUpstream(b *testing.B) string {
 		_ = w.WriteMsg(m)
 	})
 	pc, l := listenPair(b)
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ActivateAndServe() }()
-		select {
-		case <-started:
-		case err := <-errc:
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			_ = srv.Shutdown()
-			<-errc
-		})
-	}
+	servePair(b, pc, l, h)
 	return pc.LocalAddr().String()
 }
 

@@ -62,21 +62,7 @@ func startUpstream(t testing.TB) *upstream {
 	}
 	pc, l := listenPair(t)
 	u.addr = pc.LocalAddr().String()
-	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: u}, {Listener: l, Handler: u}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ActivateAndServe() }()
-		select {
-		case <-started:
-		case err := <-errc:
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = srv.Shutdown()
-			<-errc
-		})
-	}
+	servePair(t, pc, l, u)
 	return u
 }
 
@@ -157,4 +143,24 @@ func (u *upstream) answer(m *dns.Msg, name string, qtype uint16) {
 func soa(zone string) dns.RR {
 	rr, _ := dns.NewRR(zone + " 300 IN SOA ns." + zone + " hostmaster." + zone + " 1 3600 600 86400 30")
 	return rr
+}
+
+// servePair serves h on pc (UDP) and l (TCP) until the test ends.
+func servePair(t testing.TB, pc net.PacketConn, l net.Listener, h dns.Handler) {
+	t.Helper()
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: l, Handler: h}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		errc := make(chan error, 1)
+		go func() { errc <- srv.ActivateAndServe() }()
+		select {
+		case <-started:
+		case err := <-errc:
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = srv.Shutdown()
+			<-errc
+		})
+	}
 }
