@@ -28,7 +28,8 @@ func startOps(ctx context.Context, g *gateway) (stop func(), err error) {
 		<-ctx.Done()
 		o.stopping.Store(true)
 	})
-	wg.Go(func() { newWatcher(g, watchInterval).run(ctx) })
+	w := newWatcher(g, watchInterval)
+	wg.Go(func() { w.run(ctx) })
 	if every, ok := watchdogInterval(); ok {
 		g.log.Info().Dur("every", every).Msg("systemd watchdog enabled")
 		wg.Go(func() { runWatchdog(ctx, every, func() bool { return gatewayHealthy(g) }, notifySystemd) })

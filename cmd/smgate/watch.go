@@ -30,13 +30,16 @@ type fileState struct {
 	info os.FileInfo
 }
 
+// newWatcher takes the files' first state at once, not in run's
+// goroutine, so that a change made right after serve is up is seen.
 func newWatcher(g *gateway, interval time.Duration) *watcher {
-	return &watcher{g: g, interval: interval}
+	w := &watcher{g: g, interval: interval}
+	w.last = w.scan()
+	return w
 }
 
 // run polls until ctx ends.
 func (w *watcher) run(ctx context.Context) {
-	w.last = w.scan()
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	for {

@@ -55,7 +55,6 @@ func engineGateway(t *testing.T) (*gateway, *memSink, string) {
 func TestWatcherDebounces(t *testing.T) {
 	g, sink, dir := engineGateway(t)
 	w := newWatcher(g, time.Hour)
-	w.last = w.scan()
 	gen := g.engine.Snapshot().Gen()
 
 	editFile(t, filepath.Join(dir, "directory.toml"), `accounts = ["dot-youtube", "dot-facebook"]`, `accounts = ["dot-youtube", "dot-facebook"]`+"\nplatforms = [\"instagram\"]")
