@@ -51,7 +51,31 @@ func (s *Server) resolve(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allow
 			return
 		}
 	}
-	e, err := s.fetch(q, start.UnixNano())
+	e := s.cached(q, start.UnixNano())
+	if e == nil {
+		if u, ok := w.(*udpReply); ok && u.inline {
+			// The batch does not wait for an upstream: the query goes on
+			// in a goroutine of its own and answers alone.
+			dw, q2 := u.detach(), *q
+			go func() {
+				defer dw.done()
+				defer s.recoverQuery()
+				s.answer(dw, r, &q2, snap, social, d, nil, start)
+			}()
+			return
+		}
+	}
+	s.answer(w, r, q, snap, social, d, e, start)
+}
+
+// answer answers q with the upstream answer e, fetched first when e is
+// nil, as resolve decided it (social, d).
+func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowlist.Snapshot, social bool, d allowlist.Decision, e *entry, start time.Time) {
+	cfg := &snap.Config().DNS
+	var err error
+	if e == nil {
+		e, err = s.fetch(q, start.UnixNano())
+	}
 	if err != nil {
 		s.log.Debug().Err(err).Msg("upstream failed")
 		if social {
@@ -155,8 +179,7 @@ func (s *Server) remember(snap *allowlist.Snapshot, e *entry, platform string, n
 // the upstreams with concurrent misses of one key collapsed into one
 // upstream query.
 func (s *Server) fetch(q *query, now int64) (*entry, error) {
-	if e := s.cache.get(q.key, now); e != nil {
-		s.m.cacheHits.Inc()
+	if e := s.cached(q, now); e != nil {
 		return e, nil
 	}
 	s.m.cacheMisses.Inc()
@@ -181,6 +204,15 @@ func (s *Server) fetch(q *query, now int64) (*entry, error) {
 		s.cache.put(k, e, t)
 		return e, nil
 	})
+}
+
+// cached returns the cached upstream answer for q's key, or nil.
+func (s *Server) cached(q *query, now int64) *entry {
+	e := s.cache.get(q.key, now)
+	if e != nil {
+		s.m.cacheHits.Inc()
+	}
+	return e
 }
 
 // upstreamQuery packs the query the filter sends upstream for k, and

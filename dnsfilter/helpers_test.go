@@ -112,6 +112,8 @@ type fixtureOpts struct {
 	// usage log (benchmarks: a lock-free clock that moves); f.clock then
 	// does not apply.
 	now func() time.Time
+	// listen replaces listenPair: the sockets the filter serves.
+	listen func(testing.TB) (net.PacketConn, net.Listener)
 }
 
 // startFilter starts a filter forwarding to up (which may be nil when
@@ -146,7 +148,11 @@ func startFilter(t testing.TB, up *upstream, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, l := listenPair(t)
+	listen := listenPair
+	if o.listen != nil {
+		listen = o.listen
+	}
+	pc, l := listen(t)
 	f.addr = pc.LocalAddr().String()
 	if err := f.s.Start(pc, l); err != nil {
 		t.Fatal(err)

@@ -118,19 +118,37 @@ func TestMalformedPackets(t *testing.T) {
 	}
 }
 
-// TestPlainUDP: a socket bound to one address is served without control
-// messages (see boundUDP); the filter's tests all run over one.
-func TestPlainUDP(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	if _, ok := plainUDP(pc).(boundUDP); !ok {
-		t.Errorf("a socket bound to 127.0.0.1 is served as %T", plainUDP(pc))
-	}
-	unspec := &net.UDPConn{}
-	if got := plainUDP(unspec); got != net.PacketConn(unspec) {
-		t.Errorf("a socket without a local address is served as %T", got)
+// TestWildcardUDPAnswersFromQueriedAddress: a filter on a wildcard socket
+// (0.0.0.0 over IPv4 alone, and Go's dual-stack socket for "udp" on all
+// addresses) answers from the address each query was sent to. The client
+// socket is connected, so the kernel drops an answer from any other
+// address and the exchange would time out: here the query goes to
+// 127.0.0.53, while the route back to the client would pick 127.0.0.1.
+func TestWildcardUDPAnswersFromQueriedAddress(t *testing.T) {
+	for _, c := range []struct{ name, network, addr string }{
+		{"ipv4", "udp4", "0.0.0.0:0"},
+		{"dual-stack", "udp", ":0"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			up := startUpstream(t)
+			f := startFilter(t, up, fixtureOpts{listen: func(t testing.TB) (net.PacketConn, net.Listener) {
+				pc, err := net.ListenPacket(c.network, c.addr)
+				if err != nil {
+					t.Skipf("cannot listen on %s %s: %v", c.network, c.addr, err)
+				}
+				return pc, nil
+			}})
+			_, port, err := net.SplitHostPort(f.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, to := range []string{"127.0.0.1", "127.0.0.53"} {
+				f.addr = net.JoinHostPort(to, port)
+				r := f.ask(t, bjones, "udp", "facebook.com.", dns.TypeA, false)
+				if r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 {
+					t.Errorf("query to %s: %s with %d answers", to, dns.RcodeToString[r.Rcode], len(r.Answer))
+				}
+			}
+		})
 	}
 }

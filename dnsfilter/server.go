@@ -37,6 +37,7 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*dns.Server
+	udp     []*udpServer
 	wg      sync.WaitGroup
 	errs    []error
 }
@@ -69,7 +70,13 @@ func New(o Options) (*Server, error) {
 // and returns once both are serving. The Server closes them on Shutdown.
 func (s *Server) Start(pc net.PacketConn, l net.Listener) error {
 	if pc != nil {
-		if err := s.start(&dns.Server{PacketConn: plainUDP(pc), UDPSize: udpReadSize}); err != nil {
+		u, err := newUDPServer(s, pc)
+		if err != nil {
+			return err
+		}
+		if u != nil {
+			s.startUDP(u)
+		} else if err := s.start(&dns.Server{PacketConn: pc, UDPSize: udpReadSize}); err != nil {
 			return err
 		}
 	}
@@ -91,6 +98,24 @@ func (s *Server) Serve(pc net.PacketConn, l net.Listener) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return errors.Join(s.errs...)
+}
+
+// startUDP starts the batch server u, which serves from its first read.
+func (s *Server) startUDP(u *udpServer) {
+	u.start()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := u.wait(); err != nil {
+			s.mu.Lock()
+			s.errs = append(s.errs, err)
+			s.mu.Unlock()
+		}
+	}()
+	s.mu.Lock()
+	s.udp = append(s.udp, u)
+	s.mu.Unlock()
+	s.log.Info().Str("addr", u.addr()).Msg("dns filter serving")
 }
 
 func (s *Server) start(srv *dns.Server) error {
@@ -123,26 +148,6 @@ func (s *Server) start(srv *dns.Server) error {
 	}
 }
 
-// boundUDP is a UDP socket bound to one address, served without control
-// messages: miekg/dns serves a *net.UDPConn with IP_PKTINFO on every read
-// and write (so that a wildcard socket answers from the address the query
-// went to), which costs a parse and a marshal of the control message per
-// query and more work in the kernel. A socket bound to one address always
-// answers from it, so it does not need them. Any type but *net.UDPConn
-// makes the server use plain ReadFrom and WriteTo.
-type boundUDP struct{ *net.UDPConn }
-
-// plainUDP returns pc as a boundUDP when it is a UDP socket bound to a
-// specified address, otherwise pc.
-func plainUDP(pc net.PacketConn) net.PacketConn {
-	if u, ok := pc.(*net.UDPConn); ok {
-		if a, ok := u.LocalAddr().(*net.UDPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
-			return boundUDP{u}
-		}
-	}
-	return pc
-}
-
 func srvAddr(srv *dns.Server) string {
 	if srv.PacketConn != nil {
 		return "udp/" + srv.PacketConn.LocalAddr().String()
@@ -154,10 +159,15 @@ func srvAddr(srv *dns.Server) string {
 // ends, then closes the upstream sockets and unregisters the metrics.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	servers := s.servers
-	s.servers = nil
+	servers, udp := s.servers, s.udp
+	s.servers, s.udp = nil, nil
 	s.mu.Unlock()
 	var errs []error
+	for _, u := range udp {
+		if err := u.shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, srv := range servers {
 		if err := srv.ShutdownContext(ctx); err != nil {
 			errs = append(errs, err)
