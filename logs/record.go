@@ -66,8 +66,8 @@ type Record struct {
 	Target      string // smgate.target: what an admin event acted on, e.g. "agency:DCF"
 }
 
-// Sink takes usage records. Log queues r (the sink may keep it; the caller
-// must not change it afterwards) and returns an error only when the record
+// Sink takes usage records. Log queues r (a sink copies what it keeps: the
+// caller may reuse r once Log returns) and returns an error only when the record
 // cannot be recorded: the caller then blocks the request with
 // blocked-policy-unavailable. Log may wait while the queue is full; it
 // never drops a record.

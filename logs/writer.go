@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -94,9 +95,14 @@ type Writer struct {
 // item is a record or, when r is nil, a Flush waiting for what is before
 // it.
 type item struct {
-	r    *Record
+	b    *[]byte // the encoded record (a line without the chain), from recBufs
+	day  int
 	done chan error
 }
+
+// recBufs holds the buffers records are encoded into by Log, until the
+// writer has written them.
+var recBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // state is where the writer appends; only its goroutine touches it.
 type state struct {
@@ -190,12 +196,16 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// Log queues r. It sets r.Time to now when zero, waits while the queue is
-// full, and returns an error without keeping r when the writer is closed
-// or cannot write (Healthy's error).
+// Log encodes r and queues it. It sets r.Time to now and r.Observer to
+// the writer's when empty, waits while the queue is full, and returns an
+// error when the writer is closed or cannot write (Healthy's error). It
+// does not keep r.
 func (w *Writer) Log(r *Record) error {
 	if r.Time.IsZero() {
 		r.Time = w.o.Now()
+	}
+	if r.Observer == "" {
+		r.Observer = w.o.Observer
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
@@ -206,7 +216,11 @@ func (w *Writer) Log(r *Record) error {
 		w.poke()
 		return err
 	}
-	w.q <- item{r: r}
+	// Encoded here, by the caller, so that r is the caller's again once
+	// Log returns, and the writer's batches are only chained and written.
+	b := recBufs.Get().(*[]byte)
+	*b = AppendRecord((*b)[:0], r)
+	w.q <- item{b: b, day: dayOf(r.Time)}
 	return nil
 }
 
@@ -342,13 +356,15 @@ func (w *Writer) commit(retry *time.Timer) {
 func (w *Writer) answer(n int, done, failed error) {
 	st := &w.st
 	for _, it := range st.pending[:n] {
-		if it.r == nil {
+		if it.b == nil {
 			it.done <- done
+		} else if cap(*it.b) <= 64<<10 {
+			recBufs.Put(it.b)
 		}
 	}
 	kept := st.pending[:0]
 	for _, it := range st.pending[n:] {
-		if it.r == nil {
+		if it.b == nil {
 			it.done <- failed
 			continue
 		}
@@ -402,10 +418,10 @@ func (w *Writer) writePending() (int, error) {
 // before the current day goes in the current file.
 func (w *Writer) segment(p []item) (day, n int) {
 	for ; n < len(p); n++ {
-		if p[n].r == nil {
+		if p[n].b == nil {
 			continue
 		}
-		d := max(w.st.day, dayOf(p[n].r.Time))
+		d := max(w.st.day, p[n].day)
 		if day == 0 {
 			day = d
 		} else if d > day {
@@ -418,6 +434,10 @@ func (w *Writer) segment(p []item) (day, n int) {
 	return day, n
 }
 
+// yieldEvery is how many records the writer chains before it lets other
+// goroutines run.
+const yieldEvery = 64
+
 // writeSegment appends the records of p to the file of day and fsyncs it.
 // On failure the chain and the file are rolled back to before p.
 func (w *Writer) writeSegment(p []item, day int) error {
@@ -425,16 +445,19 @@ func (w *Writer) writeSegment(p []item, day int) error {
 	buf, count := st.buf[:0], int64(0)
 	saved := st.chain.head
 	for _, it := range p {
-		if it.r == nil {
+		if it.b == nil {
 			continue
 		}
-		if it.r.Observer == "" {
-			it.r.Observer = w.o.Observer
-		}
 		start := len(buf)
-		buf = AppendRecord(buf, it.r)
+		buf = append(buf, *it.b...)
 		buf = appendChain(buf, st.chain.next(buf[start:]))
 		count++
+		if count%yieldEvery == 0 {
+			// A batch of thousands of records takes milliseconds to
+			// encode and chain; on a gateway with one core the front
+			// doors would wait all that time for the processor.
+			runtime.Gosched()
+		}
 	}
 	st.buf = buf
 	if count == 0 {

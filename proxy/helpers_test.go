@@ -387,7 +387,8 @@ func (s *memSink) Log(r *logs.Record) error {
 	if s.logErr != nil {
 		return s.logErr
 	}
-	s.recs = append(s.recs, r)
+	c := *r // a sink copies what it keeps (logs.Sink)
+	s.recs = append(s.recs, &c)
 	close(s.changed)
 	s.changed = make(chan struct{})
 	return nil
