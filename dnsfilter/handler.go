@@ -56,11 +56,11 @@ func (s *Server) resolve(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allow
 		if u, ok := w.(*udpReply); ok && u.inline {
 			// The batch does not wait for an upstream: the query goes on
 			// in a goroutine of its own and answers alone.
-			dw, q2 := u.detach(), *q
+			dw, q2, d2 := u.detach(), *q, d // copies: only this path allocates them
 			go func() {
 				defer dw.done()
 				defer s.recoverQuery()
-				s.answer(dw, r, &q2, snap, social, d, nil, start)
+				s.answer(dw, r, &q2, snap, social, d2, nil, start)
 			}()
 			return
 		}
