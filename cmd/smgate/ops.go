@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ops is the operations side of serve: policy metrics, the policy file
@@ -30,6 +31,9 @@ func startOps(ctx context.Context, g *gateway) (stop func(), err error) {
 	})
 	w := newWatcher(g, watchInterval)
 	wg.Go(func() { w.run(ctx) })
+	if tuneGCEnabled {
+		wg.Go(func() { tuneGC(ctx, 2*time.Second) })
+	}
 	if every, ok := watchdogInterval(); ok {
 		g.log.Info().Dur("every", every).Msg("systemd watchdog enabled")
 		wg.Go(func() { runWatchdog(ctx, every, func() bool { return gatewayHealthy(g) }, notifySystemd) })
