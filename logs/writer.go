@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -434,10 +433,6 @@ func (w *Writer) segment(p []item) (day, n int) {
 	return day, n
 }
 
-// yieldEvery is how many records the writer chains before it lets other
-// goroutines run.
-const yieldEvery = 64
-
 // writeSegment appends the records of p to the file of day and fsyncs it.
 // On failure the chain and the file are rolled back to before p.
 func (w *Writer) writeSegment(p []item, day int) error {
@@ -452,12 +447,6 @@ func (w *Writer) writeSegment(p []item, day int) error {
 		buf = append(buf, *it.b...)
 		buf = appendChain(buf, st.chain.next(buf[start:]))
 		count++
-		if count%yieldEvery == 0 {
-			// A batch of thousands of records takes milliseconds to
-			// encode and chain; on a gateway with one core the front
-			// doors would wait all that time for the processor.
-			runtime.Gosched()
-		}
 	}
 	st.buf = buf
 	if count == 0 {
