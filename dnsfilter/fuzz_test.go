@@ -1,7 +1,9 @@
 package dnsfilter
 
 import (
+	"encoding/binary"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -94,6 +96,49 @@ func FuzzHandler(f *testing.F) {
 		}
 		if len(req.Question) == 1 && len(resp.Question) == 1 && resp.Question[0].Name != req.Question[0].Name {
 			t.Fatalf("question %q answered as %q", req.Question[0].Name, resp.Question[0].Name)
+		}
+	})
+}
+
+// FuzzParseWire: a packet that parseWire reads as a query is one that the
+// server accepts, that unpacks, and that parse reads as the same query.
+func FuzzParseWire(f *testing.F) {
+	for _, m := range []*dns.Msg{
+		new(dns.Msg).SetQuestion("facebook.com.", dns.TypeA),
+		new(dns.Msg).SetQuestion("WwW.FaceBook.CoM.", dns.TypeAAAA).SetEdns0(1232, true),
+		new(dns.Msg).SetQuestion(`a\.b.example.org.`, dns.TypeHTTPS).SetEdns0(4096, false),
+		new(dns.Msg).SetQuestion("example.org.", dns.TypeANY),
+	} {
+		m.CheckingDisabled = true
+		b, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	client := netip.MustParseAddr("127.0.0.2")
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		var a query
+		if !a.parseWire(pkt, client) {
+			return
+		}
+		be := binary.BigEndian
+		dh := dns.Header{Id: be.Uint16(pkt), Bits: be.Uint16(pkt[2:]), Qdcount: be.Uint16(pkt[4:]),
+			Ancount: be.Uint16(pkt[6:]), Nscount: be.Uint16(pkt[8:]), Arcount: be.Uint16(pkt[10:])}
+		if acceptQuery(dh) != dns.MsgAccept {
+			t.Fatalf("parseWire read a packet the server does not accept: %+v", dh)
+		}
+		var m dns.Msg
+		if err := m.Unpack(pkt); err != nil {
+			t.Fatalf("parseWire read a packet that does not unpack: %v", err)
+		}
+		var b query
+		w := &recorder{remote: net.UDPAddrFromAddrPort(netip.AddrPortFrom(client, 5353))}
+		if rc := b.parse(w, &m); rc != rcodeOK {
+			t.Fatalf("parse answers rcode %d to what parseWire read as %+v", rc, a)
+		}
+		if a != b {
+			t.Fatalf("parseWire %+v\nparse     %+v", a, b)
 		}
 	})
 }

@@ -21,20 +21,26 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		writeRcode(w, r, &q, rc)
 		return
 	}
+	s.serveQuery(w, r, &q, start)
+}
+
+// serveQuery answers the well-formed query q. r is the request it was
+// read from, or nil when q was read from the wire directly (parseWire).
+func (s *Server) serveQuery(w dns.ResponseWriter, r *dns.Msg, q *query, start time.Time) {
 	snap := s.engine.Snapshot()
 	cfg := &snap.Config().DNS
 	if cfg.RateLimit > 0 && !s.lim.allow(q.client, cfg.RateLimit, start.UnixNano()) {
 		s.m.rateLimited.Inc()
 		s.m.query("", outcomeRefused, "")
-		writeRcode(w, r, &q, dns.RcodeRefused)
+		writeRcode(w, r, q, dns.RcodeRefused)
 		return
 	}
 	if isCanary(q.host) {
 		s.m.query("", outcomeBlocked, string(allowlist.ReasonBypass))
-		writeBlockNX(w, &q, allowlist.ReasonBypass)
+		writeBlockNX(w, q, allowlist.ReasonBypass)
 		return
 	}
-	s.resolve(w, r, &q, snap, start)
+	s.resolve(w, r, q, snap, start)
 }
 
 // resolve answers a well-formed query: decided before going upstream when

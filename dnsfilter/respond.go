@@ -88,7 +88,13 @@ func (e *entry) age(now int64) uint32 {
 // SERVFAIL, BADVERS), its question repeated when it has one.
 func writeRcode(w dns.ResponseWriter, r *dns.Msg, q *query, rcode int) {
 	m := new(dns.Msg)
-	m.SetRcode(r, rcode)
+	if r != nil {
+		m.SetRcode(r, rcode)
+	} else { // q was read from the wire: a QUERY with its one question
+		m.Id, m.Response, m.Opcode, m.Rcode = q.id, true, dns.OpcodeQuery, rcode
+		m.RecursionDesired, m.CheckingDisabled = q.rd, q.key.cd
+		m.Question = []dns.Question{{Name: q.name, Qtype: q.key.qtype, Qclass: dns.ClassINET}}
+	}
 	m.RecursionAvailable = true
 	if q.edns || rcode > 0xf {
 		m.SetEdns0(EDNSBufferSize, q.key.do)

@@ -307,6 +307,11 @@ func (u *udpServer) serve(w *udpReply, pkt []byte) {
 		writeReject(w, dh, dns.RcodeNotImplemented)
 		return
 	}
+	var q query
+	if q.parseWire(pkt, w.remote.AddrPort().Addr().Unmap()) {
+		u.s.serveQuery(w, nil, &q, u.s.now())
+		return
+	}
 	req := new(dns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		u.s.m.malformed.Inc()
