@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/smgate/smgate/allowlist"
@@ -89,7 +90,7 @@ func (s *Server) recheck(f *flow, decided *allowlist.Snapshot) {
 // copyHalf copies src to dst. At src's end of stream it half-closes dst so
 // the other side sees it; on an error it closes the whole tunnel.
 func copyHalf(dst, src net.Conn, closeBoth func()) int64 {
-	n, err := io.Copy(dst, src)
+	n, err := pump(dst, src)
 	if err != nil {
 		closeBoth()
 		return n
@@ -101,6 +102,65 @@ func copyHalf(dst, src net.Conn, closeBoth func()) int64 {
 	}
 	closeBoth()
 	return n
+}
+
+// copyBufSize is the size of a tunnel's copy buffer.
+const copyBufSize = 64 << 10
+
+// copyBufs are the tunnels' copy buffers. A tunnel takes one only while
+// bytes move (see pump), so an idle tunnel holds none.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// pump copies src to dst until src's end of stream or an error: it waits
+// until src is readable holding no buffer, then moves what is there
+// through a pooled buffer. It used to be io.Copy, which splices between
+// two TCP sockets without copying in the proxy; but the segments a splice
+// forwards cost the receiving side more to take in, and a TLS download
+// through a tunnel in the benchmark lab (proxy and client on their own
+// cores) ran at 0.57-0.81 of direct with splice against 0.78-1.09 with
+// read and write (three runs each, side by side).
+func pump(dst, src net.Conn) (int64, error) {
+	rc := rawConnOf(src)
+	if rc == nil {
+		return io.Copy(dst, src)
+	}
+	var n int64
+	readable := readableFunc()
+	for {
+		if err := waitReadable(rc, readable); err != nil {
+			return n, err
+		}
+		bp := copyBufs.Get().(*[]byte)
+		m, rerr := src.Read(*bp)
+		var werr error
+		if m > 0 {
+			var w int
+			w, werr = dst.Write((*bp)[:m])
+			n += int64(w)
+		}
+		copyBufs.Put(bp)
+		switch {
+		case werr != nil:
+			return n, werr
+		case rerr == io.EOF:
+			return n, nil
+		case rerr != nil:
+			return n, rerr
+		}
+	}
+}
+
+// rawConnOf returns c's syscall.RawConn, or nil.
+func rawConnOf(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // rawConn returns the TCP connection under a wrapper, so that io.Copy can
