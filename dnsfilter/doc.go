@@ -11,4 +11,8 @@
 // NXDOMAIN with an SOA (or the sinkhole addresses), with the Extended DNS
 // Error "Blocked" carrying the reason code. Upstream failures answer
 // SERVFAIL; the filter never answers unfiltered.
+//
+// UDP is served by the filter's own batch loop (udp.go: recvmmsg and
+// sendmmsg, answers from the cache given in the loop, plain queries read
+// from the wire); TCP by miekg/dns's server. Both end in the same handler.
 package dnsfilter
