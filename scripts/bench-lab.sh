@@ -155,5 +155,15 @@ if [ "$GMP2" = 1 ]; then
 	targets+=(--add-proxy-cmd smgate-gomaxprocs2 "127.0.0.1:$((PORT + 10))"
 		"env GOMAXPROCS=2 /tmp/smgate-bench serve --config $DIR/smgate-gmp2.toml")
 fi
+# A server left running on a port the run uses (a hand measurement's)
+# would answer in place of the one the lab starts, which then fails to
+# bind: the figures would be the old one's. Refuse instead.
+for p in "$PORT" "$((PORT + 1))" "$((PORT + 2))" 18080 18443; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		echo "bench-lab: 127.0.0.1:$p is already in use; stop what listens there first" >&2
+		exit 1
+	fi
+done
+
 exec flock /tmp/smgate-lab.lock "$LAB/run.sh" --only http "${targets[@]}" \
 	--proxy-auth "$LAB_USER:$LAB_PASS" "$@"
