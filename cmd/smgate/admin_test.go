@@ -150,10 +150,26 @@ func usageRecords(t *testing.T, g *gateway) []logs.Record {
 
 func readAdminRecords(t *testing.T, dir string) []logs.Record {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "usage-*.jsonl"))
+	return dayRecords(t, dir, func(r *logs.Record) bool {
+		switch r.Action {
+		case logs.ActionSuspend, logs.ActionReinstate, logs.ActionReload:
+			return true
+		}
+		return false
+	})
+}
+
+// dayRecords decodes the records of the day files in dir and returns
+// those keep takes.
+func dayRecords(t *testing.T, dir string, keep func(*logs.Record) bool) []logs.Record {
+	t.Helper()
+	files, err := logs.DayFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []logs.Record
 	for _, f := range files {
-		fh, err := os.Open(f)
+		fh, err := os.Open(f.Path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,8 +179,7 @@ func readAdminRecords(t *testing.T, dir string) []logs.Record {
 			if err != nil {
 				t.Fatal(err)
 			}
-			switch r.Action {
-			case logs.ActionSuspend, logs.ActionReinstate, logs.ActionReload:
+			if keep(&r) {
 				out = append(out, r)
 			}
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,33 +19,14 @@ import (
 // "add ID by WHO" or "release ID by WHO" (with "FAILED" for a failure).
 func holdRecords(t *testing.T, dir string) []string {
 	t.Helper()
-	files, err := logs.DayFiles(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, f := range files {
-		fh, err := os.Open(f.Path)
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range dayRecords(t, dir, func(r *logs.Record) bool { return r.Action == logs.ActionHold }) {
+		verb, _, _ := strings.Cut(r.Message, " ")
+		s := verb + " " + strings.TrimPrefix(r.Target, "hold:") + " by " + r.By
+		if r.Outcome != logs.OutcomeSuccess {
+			s += " FAILED"
 		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			r, err := logs.DecodeRecord(sc.Bytes())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Action != logs.ActionHold {
-				continue
-			}
-			verb, _, _ := strings.Cut(r.Message, " ")
-			s := verb + " " + strings.TrimPrefix(r.Target, "hold:") + " by " + r.By
-			if r.Outcome != logs.OutcomeSuccess {
-				s += " FAILED"
-			}
-			out = append(out, s)
-		}
-		fh.Close()
+		out = append(out, s)
 	}
 	return out
 }
