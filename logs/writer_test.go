@@ -342,6 +342,51 @@ func TestWriterDiskFailure(t *testing.T) {
 	}
 }
 
+// TestWriterFailureAfterDayRollover fails the second day file of a batch
+// that spans midnight: the first day's records are written, the rest stay
+// queued and chain on from them once the file can be written.
+func TestWriterFailureAfterDayRollover(t *testing.T) {
+	l := newTestLog(t)
+	w := l.open(t)
+	day2 := day1.AddDate(0, 0, 1)
+	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Record{{ID: "d1-a", Time: day1}, {ID: "d1-b", Time: day1}, {ID: "d2-a", Time: day2}} {
+		if err := w.Log(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	if n := len(readLines(t, l.path(day1))); n != 2 {
+		t.Errorf("%s has %d lines before the repair, want 2", DayFileName(day1), n)
+	}
+	if err := os.Remove(l.path(day2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush after repair: %v", err)
+	}
+	if err := w.Log(&Record{ID: "d2-b", Time: day2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range l.records(t) {
+		ids = append(ids, r.ID)
+	}
+	if got := strings.Join(ids, ","); got != "d1-a,d1-b,d2-a,d2-b" {
+		t.Errorf("records %s, want d1-a,d1-b,d2-a,d2-b", got)
+	}
+	if res := l.mustVerify(t); res.Files != 2 || res.Records != 4 {
+		t.Errorf("Verify %+v", res)
+	}
+}
+
 // TestWriterCheckpointFailure replaces the state directory by a file so
 // that the checkpoint cannot be written.
 func TestWriterCheckpointFailure(t *testing.T) {
