@@ -15,4 +15,8 @@
 // UDP is served by the filter's own batch loop (udp.go: recvmmsg and
 // sendmmsg, answers from the cache given in the loop, plain queries read
 // from the wire); TCP by miekg/dns's server. Both end in the same handler.
+//
+// Server.LookupNetIP resolves names from the same cache without deciding
+// them; smgate serve gives it to the proxy, so that the two front doors
+// share one cache and one set of upstream sockets.
 package dnsfilter

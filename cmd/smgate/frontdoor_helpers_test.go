@@ -29,10 +29,11 @@ import (
 type opsEnv struct {
 	g      *gateway
 	stop   func()
-	oplog  *syncBuffer // the operational log, JSON lines
-	path   string      // the gateway file
-	origin string      // host:port of the origin
-	port   string      // the origin's port
+	oplog  *syncBuffer                         // the operational log, JSON lines
+	path   string                              // the gateway file
+	origin string                              // host:port of the origin
+	port   string                              // the origin's port
+	asked  func(name string, qtype uint16) int // questions the upstream resolver got
 }
 
 // startOpsGateway starts the origin, the upstream resolver and the
@@ -45,8 +46,8 @@ func startOpsGateway(t *testing.T) *opsEnv {
 		fmt.Fprintf(w, "origin %s%s", r.Host, r.URL.Path)
 	}))
 	t.Cleanup(origin.Close)
-	up := startUpstreamResolver(t, "facebook.com", "instagram.com", "youtube.com")
-	e := &opsEnv{origin: origin.Listener.Addr().String()}
+	up, asked := startCountingResolver(t, "facebook.com", "instagram.com", "youtube.com")
+	e := &opsEnv{origin: origin.Listener.Addr().String(), asked: asked}
 	_, e.port, _ = net.SplitHostPort(e.origin)
 	e.path = adminConfig(t, true)
 	editFile(t, e.path,
@@ -145,6 +146,17 @@ func smgateGoroutines(ofTests bool) []string {
 // once it serves.
 func startUpstreamResolver(t *testing.T, zones ...string) string {
 	t.Helper()
+	addr, _ := startCountingResolver(t, zones...)
+	return addr
+}
+
+// startCountingResolver is startUpstreamResolver that also returns how
+// often it was asked a name (FQDN, any case) and type.
+func startCountingResolver(t *testing.T, zones ...string) (string, func(name string, qtype uint16) int) {
+	t.Helper()
+	var mu sync.Mutex
+	counts := map[string]int{}
+	key := func(name string, qtype uint16) string { return strings.ToLower(name) + " " + dns.TypeToString[qtype] }
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +166,9 @@ func startUpstreamResolver(t *testing.T, zones ...string) string {
 		m.SetReply(q)
 		m.Rcode = dns.RcodeNameError
 		qq := q.Question[0]
+		mu.Lock()
+		counts[key(qq.Name, qq.Qtype)]++
+		mu.Unlock()
 		name := strings.TrimSuffix(strings.ToLower(qq.Name), ".")
 		for _, z := range zones {
 			if name != z && !strings.HasSuffix(name, "."+z) {
@@ -164,6 +179,10 @@ func startUpstreamResolver(t *testing.T, zones ...string) string {
 				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: qq.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
 					A: net.IPv4(127, 0, 0, 1).To4()})
 			}
+		}
+		if len(m.Answer) == 0 { // negative answers carry their SOA, so that they are cached
+			m.Ns = append(m.Ns, &dns.SOA{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: 60},
+				Ns: "ns.test.", Mbox: "hostmaster.test.", Serial: 1, Refresh: 3600, Retry: 600, Expire: 86400, Minttl: 60})
 		}
 		_ = w.WriteMsg(m)
 	})
@@ -179,7 +198,11 @@ func startUpstreamResolver(t *testing.T, zones ...string) string {
 		_ = srv.Shutdown()
 		<-done
 	})
-	return pc.LocalAddr().String()
+	return pc.LocalAddr().String(), func(name string, qtype uint16) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return counts[key(name, qtype)]
+	}
 }
 
 // client returns an HTTP client that goes through the gateway's proxy as

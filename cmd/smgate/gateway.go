@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/dnsfilter"
 	"github.com/smgate/smgate/internal/addrmem"
 	"github.com/smgate/smgate/internal/geoip"
 	"github.com/smgate/smgate/logs"
@@ -27,10 +28,11 @@ type gateway struct {
 	reg    prometheus.Registerer
 	addrs  *addrmem.Memory
 	self   []netip.AddrPort
-	writer *logs.Writer // the sink, for prune and flush; nil in tests of one front door
-	ls     *listeners   // the bound sockets
-	ops    *ops         // metrics, watcher, watchdog, shutdown flag; nil in tests of one front door
-	geo    *geoip.DB    // country and ASN databases; nil or empty when none is configured
+	writer *logs.Writer      // the sink, for prune and flush; nil in tests of one front door
+	ls     *listeners        // the bound sockets
+	ops    *ops              // metrics, watcher, watchdog, shutdown flag; nil in tests of one front door
+	geo    *geoip.DB         // country and ASN databases; nil or empty when none is configured
+	dns    *dnsfilter.Server // the DNS filter, made by startFrontDoors; nil when dns.listen is empty
 }
 
 // frontDoor is a started listener service.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -125,7 +126,15 @@ func serveWith(ctx context.Context, cfgPath string, log zerolog.Logger, ready ch
 	return nil
 }
 
+// startFrontDoors starts the proxy, the DNS filter and the admin listener,
+// in the order they are shut down. The DNS filter is made first, since the
+// proxy resolves names through it, and shut down after the proxy, which
+// may still resolve names while its connections drain.
 func startFrontDoors(g *gateway, ls *listeners) ([]frontDoor, error) {
+	var err error
+	if g.dns, err = newDNS(g, ls); err != nil {
+		return nil, err
+	}
 	var doors []frontDoor
 	for _, start := range []func(*gateway, *listeners) (frontDoor, error){startProxy, startDNS, startAdmin} {
 		d, err := start(g, ls)
@@ -133,6 +142,9 @@ func startFrontDoors(g *gateway, ls *listeners) ([]frontDoor, error) {
 			doors = append(doors, d) // shut down even when it failed half-way
 		}
 		if err != nil {
+			if g.dns != nil && !slices.Contains(doors, frontDoor(g.dns)) {
+				doors = append(doors, g.dns) // made, not started: its upstream sockets
+			}
 			return doors, err
 		}
 	}

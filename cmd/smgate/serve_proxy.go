@@ -27,6 +27,9 @@ func startProxy(g *gateway, ls *listeners) (frontDoor, error) {
 		Engine: g.engine, Sink: g.sink, Logger: g.log.With().Str("component", "proxy").Logger(),
 		Registerer: g.reg, Addrs: g.addrs, Self: g.self,
 	}
+	if g.dns != nil {
+		o.Resolver = g.dns
+	}
 	if g.geo.HasASN() {
 		o.ASN = g.geo.ASN
 	}

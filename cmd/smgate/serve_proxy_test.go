@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/rs/zerolog"
 
 	"github.com/smgate/smgate/internal/geoip/geoiptest"
@@ -210,6 +211,35 @@ func TestServeRefusesWhatIsNotBuilt(t *testing.T) {
 		err := serve(context.Background(), path, zerolog.Nop(), nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("serve with %s set: %v; want an error naming it", tc.want, err)
+		}
+	}
+}
+
+// TestServeProxyResolvesThroughTheDNSCache: with the DNS filter running,
+// the proxy's name lookups share its cache, so a tunnel or request to a
+// name asked before costs no upstream question, whichever front door
+// asked first.
+func TestServeProxyResolvesThroughTheDNSCache(t *testing.T) {
+	e := startOpsGateway(t)
+	const fb = "www.facebook.com"
+	for range 2 {
+		code, tn := e.connect(t, fb)
+		if code != http.StatusOK {
+			t.Fatalf("CONNECT %s = %d", fb, code)
+		}
+		if code, body := tn.roundTrip(t, fb, "/CTDOT"); code != http.StatusOK || !strings.HasSuffix(body, "/CTDOT") {
+			t.Fatalf("through the tunnel: %d %q", code, body)
+		}
+	}
+	if code, reason, _ := e.get(t, e.client(t), fb, "/CTDOT"); code != http.StatusOK {
+		t.Fatalf("GET %s/CTDOT = %d %s", fb, code, reason)
+	}
+	if r := e.dnsQuery(t, "udp", fb); !answered(r) {
+		t.Fatalf("DNS %s = %s", fb, r)
+	}
+	for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		if n := e.asked(fb+".", qt); n != 1 {
+			t.Errorf("the upstream resolver was asked %s %s %d times, want 1", fb, dns.TypeToString[qt], n)
 		}
 	}
 }
