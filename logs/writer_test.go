@@ -111,6 +111,17 @@ func (l *testLog) records(t *testing.T) []Record {
 	return out
 }
 
+// recordIDs returns the event.id of every record in the day files, in
+// order, joined by commas.
+func (l *testLog) recordIDs(t *testing.T) string {
+	t.Helper()
+	var ids []string
+	for _, r := range l.records(t) {
+		ids = append(ids, r.ID)
+	}
+	return strings.Join(ids, ",")
+}
+
 func (l *testLog) mustVerify(t *testing.T) *VerifyResult {
 	t.Helper()
 	res, err := Verify(l.verifyOptions())
@@ -329,11 +340,7 @@ func TestWriterDiskFailure(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for _, r := range l.records(t) {
-		ids = append(ids, r.ID)
-	}
-	if got := strings.Join(ids, ","); got != "before,queued,after" {
+	if got := l.recordIDs(t); got != "before,queued,after" {
 		t.Errorf("records %s, want before,queued,after", got)
 	}
 	l.mustVerify(t)
@@ -375,11 +382,7 @@ func TestWriterFailureAfterDayRollover(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for _, r := range l.records(t) {
-		ids = append(ids, r.ID)
-	}
-	if got := strings.Join(ids, ","); got != "d1-a,d1-b,d2-a,d2-b" {
+	if got := l.recordIDs(t); got != "d1-a,d1-b,d2-a,d2-b" {
 		t.Errorf("records %s, want d1-a,d1-b,d2-a,d2-b", got)
 	}
 	if res := l.mustVerify(t); res.Files != 2 || res.Records != 4 {
