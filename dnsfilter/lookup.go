@@ -2,6 +2,7 @@ package dnsfilter
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -85,12 +86,17 @@ func (s *Server) lookupType(ctx context.Context, host, name string, qtype uint16
 		select {
 		case r := <-done:
 			if r.err != nil {
-				return nil, &net.DNSError{Err: r.err.Error(), Name: host, IsTemporary: true}
+				// An upstream that did not answer in time is a timeout,
+				// as net.Resolver says it (the proxy answers 504).
+				return nil, &net.DNSError{Err: r.err.Error(), Name: host, IsTemporary: true,
+					IsTimeout: errors.Is(r.err, errTimeout), UnwrapErr: r.err}
 			}
 			e = r.e
 		case <-ctx.Done():
 			// The query goes on for whoever asks next; this caller gives up.
-			return nil, &net.DNSError{Err: ctx.Err().Error(), Name: host, IsTimeout: true}
+			err := ctx.Err()
+			return nil, &net.DNSError{Err: err.Error(), Name: host,
+				IsTimeout: errors.Is(err, context.DeadlineExceeded), UnwrapErr: err}
 		}
 	}
 	switch e.rcode {

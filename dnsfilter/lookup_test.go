@@ -83,11 +83,11 @@ func TestLookupNetIPErrors(t *testing.T) {
 		t.Errorf("no AAAA: %v, want a not-found *net.DNSError", err)
 	}
 
-	// An upstream that does not answer fails the lookup; it is not "no
-	// such host", so that the proxy says the resolver failed.
+	// An upstream that does not answer is a timeout, as net.Resolver says
+	// it, not "no such host" (the proxy answers 504, not 502).
 	_, err = f.s.LookupNetIP(ctx, "ip", "drop.example.org")
-	if !errors.As(err, &de) || de.IsNotFound || !de.Temporary() {
-		t.Errorf("unanswered: %v, want a temporary *net.DNSError", err)
+	if !errors.As(err, &de) || de.IsNotFound || !de.Timeout() {
+		t.Errorf("unanswered: %v, want a timeout *net.DNSError", err)
 	}
 
 	// The caller's deadline ends its wait.
@@ -99,8 +99,14 @@ func TestLookupNetIPErrors(t *testing.T) {
 	_, err = f.s.LookupNetIP(short, "ip4", "instagram.com")
 	cancel()
 	close(hold)
-	if !errors.As(err, &de) || !de.IsTimeout {
+	if !errors.As(err, &de) || !de.IsTimeout || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("deadline: %v, want a timeout *net.DNSError", err)
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = f.s.LookupNetIP(gone, "ip4", "drop.example.org")
+	if !errors.As(err, &de) || de.IsTimeout || !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled: %v, want a *net.DNSError wrapping context.Canceled", err)
 	}
 
 	got, err := f.s.LookupNetIP(ctx, "ip", "LocalHost.")

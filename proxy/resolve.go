@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -27,6 +28,27 @@ func newResolver(cfg allowlist.ResolverConfig) Resolver {
 			return d.DialContext(ctx, network, up)
 		},
 	}
+}
+
+// WithFallback returns a Resolver that asks r first and, when r finds no
+// such name, Go's resolver for cfg (resolver.upstreams, or the system's
+// when empty), which also reads the hosts file and applies resolv.conf's
+// search list. smgate serve gives the proxy the DNS filter's cache this
+// way: names the agency resolvers know come from the cache, and a short
+// intranet name or a name only the gateway's hosts file has still
+// resolves as it did before the proxy shared that cache.
+func WithFallback(r Resolver, cfg allowlist.ResolverConfig) Resolver {
+	return &fallbackResolver{first: r, then: newResolver(cfg)}
+}
+
+type fallbackResolver struct{ first, then Resolver }
+
+func (f *fallbackResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs, err := f.first.LookupNetIP(ctx, network, host)
+	if de, ok := errors.AsType[*net.DNSError](err); ok && de.IsNotFound {
+		return f.then.LookupNetIP(ctx, network, host)
+	}
+	return addrs, err
 }
 
 // resolve returns the addresses of a normalised name (or ip itself when

@@ -28,7 +28,7 @@ func startProxy(g *gateway, ls *listeners) (frontDoor, error) {
 		Registerer: g.reg, Addrs: g.addrs, Self: g.self,
 	}
 	if g.dns != nil {
-		o.Resolver = g.dns
+		o.Resolver = proxy.WithFallback(g.dns, g.cfg.Resolver)
 	}
 	if g.geo.HasASN() {
 		o.ASN = g.geo.ASN
