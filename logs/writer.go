@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -98,7 +99,6 @@ type Writer struct {
 type item struct {
 	b    *[]byte // the encoded and chained record, from recBufs
 	day  int
-	sum  Sum // its chain value
 	done chan error
 }
 
@@ -235,7 +235,7 @@ func (w *Writer) Log(r *Record) error {
 	defer w.cmu.Unlock()
 	sum := w.chain.next(*b)
 	*b = appendChain(*b, sum)
-	w.q <- item{b: b, day: dayOf(r.Time), sum: sum}
+	w.q <- item{b: b, day: dayOf(r.Time)}
 	return nil
 }
 
@@ -485,13 +485,13 @@ func (w *Writer) segment(p []item) (day, n int) {
 // On failure the file is rolled back to before p.
 func (w *Writer) writeSegment(p []item, day int) error {
 	st := &w.st
-	buf, count, last := st.buf[:0], int64(0), st.last
+	buf, count, last := st.buf[:0], int64(0), []byte(nil)
 	for _, it := range p {
 		if it.b == nil {
 			continue
 		}
 		buf = append(buf, *it.b...)
-		last = it.sum
+		last = *it.b
 		count++
 	}
 	st.buf = buf
@@ -505,7 +505,11 @@ func (w *Writer) writeSegment(p []item, day int) error {
 		w.rollback()
 		return err
 	}
-	st.last = last
+	// The chain value of the last record, for the checkpoint, is read back
+	// from its line rather than carried in every queued item.
+	if _, sum, ok := splitChain(bytes.TrimSuffix(last, []byte("\n"))); ok {
+		st.last = sum
+	}
 	st.size += int64(len(buf))
 	st.lines += count
 	st.records += count
