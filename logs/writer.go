@@ -498,6 +498,15 @@ func (w *Writer) writeSegment(p []item, day int) error {
 	if count == 0 {
 		return nil
 	}
+	// The chain value of the last record, for the checkpoint, is read back
+	// from its line rather than carried in every queued item. Log writes
+	// every line with one; a line without would leave the checkpoint
+	// behind the file, so nothing is written and the log reports itself
+	// unhealthy (social traffic is refused) rather than go on.
+	_, sum, ok := splitChain(bytes.TrimSuffix(last, []byte("\n")))
+	if !ok {
+		return errors.New("usage log record without a chain value; not written")
+	}
 	if err := w.ensureFile(day); err != nil {
 		return err
 	}
@@ -505,11 +514,7 @@ func (w *Writer) writeSegment(p []item, day int) error {
 		w.rollback()
 		return err
 	}
-	// The chain value of the last record, for the checkpoint, is read back
-	// from its line rather than carried in every queued item.
-	if _, sum, ok := splitChain(bytes.TrimSuffix(last, []byte("\n"))); ok {
-		st.last = sum
-	}
+	st.last = sum
 	st.size += int64(len(buf))
 	st.lines += count
 	st.records += count

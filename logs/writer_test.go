@@ -515,3 +515,32 @@ func TestWriterDiskFull(t *testing.T) {
 	}
 	l.mustVerify(t)
 }
+
+// TestWriterRefusesUnchainedLine queues a line without a chain value, which
+// Log never makes: the writer writes nothing of its batch, keeps the
+// checkpoint with the file and reports itself unhealthy, instead of
+// leaving the checkpoint behind the file.
+func TestWriterRefusesUnchainedLine(t *testing.T) {
+	l := newTestLog(t)
+	w := l.open(t)
+	if err := w.Log(&Record{ID: "good", Action: ActionHTTPRequest, User: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b := []byte(`{"event.id":"bare"}` + "\n")
+	w.mu.RLock()
+	w.q <- item{b: &b, day: dayOf(l.clock.Now())}
+	w.mu.RUnlock()
+	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "chain value") {
+		t.Fatalf("Flush after an unchained line: %v", err)
+	}
+	if err := w.Healthy(); err == nil || !strings.Contains(err.Error(), "chain value") {
+		t.Errorf("Healthy: %v", err)
+	}
+	if lines := readLines(t, l.path(day1)); len(lines) != 1 || !strings.Contains(lines[0], `"good"`) {
+		t.Errorf("day file: %q", lines)
+	}
+	l.mustVerify(t)
+}
