@@ -100,30 +100,32 @@ func (a *authenticator) check(h string, snap *allowlist.Snapshot, client netip.A
 	if user, ok := a.cache.get(key, snap.PasswordHash); ok {
 		return user, authOK, 0
 	}
-	ipKey := client.String()
 	user, pass, _ := strings.Cut(string(cred), ":")
-	if lim, wait := a.byIP.limited(ipKey, now); lim {
-		return user, authLimited, wait
-	}
-	if lim, wait := a.byUser.limited(user, now); lim {
-		return user, authLimited, wait
-	}
-	res := a.verifyOnce(key, user, pass, snap)
-	if res != authOK {
-		a.byIP.failed(ipKey, now)
-		a.byUser.failed(user, now)
-	}
-	return user, res, 0
+	res, wait := a.verifyOnce(key, user, pass, snap, client.String(), now)
+	return user, res, wait
 }
 
 // verifyOnce runs bcrypt for a credential, once however many requests
-// present it at the same moment (a browser opens several connections).
-func (a *authenticator) verifyOnce(key [32]byte, user, pass string, snap *allowlist.Snapshot) authResult {
+// present it at the same moment (a browser opens several connections):
+// the others wait for its result and spend nothing. The one that runs it
+// first takes a token from the client's and the user's failure budgets,
+// and gives both back when the credential is right, so a budget bounds
+// the bcrypt runs of wrong credentials even when they all come at once.
+func (a *authenticator) verifyOnce(key [32]byte, user, pass string, snap *allowlist.Snapshot, ipKey string, now time.Time) (authResult, time.Duration) {
 	a.mu.Lock()
 	if c := a.inflight[key]; c != nil {
 		a.mu.Unlock()
 		<-c.done
-		return c.res
+		return c.res, 0
+	}
+	if ok, wait := a.byIP.take(ipKey, now); !ok {
+		a.mu.Unlock()
+		return authLimited, wait
+	}
+	if ok, wait := a.byUser.take(user, now); !ok {
+		a.mu.Unlock()
+		a.byIP.refund(ipKey, now)
+		return authLimited, wait
 	}
 	c := &authCall{done: make(chan struct{})}
 	a.inflight[key] = c
@@ -135,7 +137,11 @@ func (a *authenticator) verifyOnce(key [32]byte, user, pass string, snap *allowl
 		close(c.done)
 	}()
 	c.res = a.verify(key, user, pass, snap)
-	return c.res
+	if c.res == authOK {
+		a.byIP.refund(ipKey, now)
+		a.byUser.refund(user, now)
+	}
+	return c.res, 0
 }
 
 func (a *authenticator) verify(key [32]byte, user, pass string, snap *allowlist.Snapshot) authResult {

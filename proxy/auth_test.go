@@ -1,7 +1,13 @@
 package proxy
 
 import (
+	"bufio"
+	"encoding/base64"
+	"io"
+	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -138,15 +144,71 @@ func TestBadCredentialsDoNotMatterOffSocialMedia(t *testing.T) {
 	}
 }
 
+// TestConcurrentWrongPasswordsStayWithinBudget: wrong passwords sent on
+// many connections at once get no more bcrypt runs than the user's budget
+// holds; the budget is spent before the check, not after its failure.
+func TestConcurrentWrongPasswordsStayWithinBudget(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const n = 3 * failBurstUser
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := net.DialTimeout("tcp", e.proxy, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		conns[i] = c
+	}
+	for i, c := range conns { // every request is on the wire before any answer is read
+		w := wireCase{user: "bjones", pass: "wrong" + strconv.Itoa(i), method: "GET", target: "http://facebook.com:{H}/"}
+		if _, err := io.WriteString(c, e.request(w)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[int]int{}
+	for _, c := range conns {
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got[resp.StatusCode]++
+	}
+	if got[407] > failBurstUser || got[407]+got[429] != n {
+		t.Errorf("answers %v: want at most %d 407 and the rest 429", got, failBurstUser)
+	}
+	if runs := testutil.ToFloat64(e.srv.m.authFailures.WithLabelValues(authCausePassword)); runs > failBurstUser {
+		t.Errorf("%v wrong passwords checked with bcrypt, budget %d", runs, failBurstUser)
+	}
+	// A right password checked meanwhile gives its token back: the user's
+	// budget is not spent by signing in.
+	a, snap := newAuthenticator(1), e.srv.engine.Snapshot()
+	h := "Basic " + base64.StdEncoding.EncodeToString([]byte("jsmith:secret"))
+	for i := 0; i < 2*failBurstUser; i++ {
+		a.cache = newAuthCache(authCacheSize) // every sign-in runs bcrypt
+		if user, res, _ := a.check(h, snap, netip.MustParseAddr("127.0.0.9"), testNow); res != authOK || user != "jsmith" {
+			t.Fatalf("sign-in %d: %q %v", i, user, res)
+		}
+	}
+}
+
 func TestFailLimiterRefills(t *testing.T) {
 	l := newFailLimiter(2, time.Second, 10)
 	now := testNow
-	l.failed("k", now)
-	l.failed("k", now)
-	if lim, wait := l.limited("k", now); !lim || wait != time.Second {
-		t.Fatalf("limited = %v, wait %v", lim, wait)
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.take("k", now); !ok {
+			t.Fatalf("take %d refused", i)
+		}
 	}
-	if lim, _ := l.limited("k", now.Add(time.Second)); lim {
+	if ok, wait := l.take("k", now); ok || wait != time.Second {
+		t.Fatalf("third take = %v, wait %v", ok, wait)
+	}
+	l.refund("k", now)
+	if ok, _ := l.take("k", now); !ok {
+		t.Fatal("refunded token not there")
+	}
+	if ok, _ := l.take("k", now.Add(time.Second)); !ok {
 		t.Fatal("no token back after a second")
 	}
 	for i := 0; i < 30; i++ {

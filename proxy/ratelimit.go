@@ -27,26 +27,46 @@ func newFailLimiter(burst int, every time.Duration, max int) *failLimiter {
 	return &failLimiter{burst: float64(burst), every: every, max: max, m: map[string]*bucket{}}
 }
 
-// limited reports whether key has no failure left, and how long until it
-// has one.
-func (l *failLimiter) limited(key string, now time.Time) (bool, time.Duration) {
+// take spends a token of key for an attempt about to be checked, and
+// reports false, with how long until a token comes back, when there is
+// none. The token is taken before the check, not after a failure, so that
+// attempts checked at the same moment cannot all pass a bucket that has
+// room for one: a flood of concurrent wrong passwords gets as many bcrypt
+// runs as the bucket holds, not as many as it has connections. An attempt
+// that succeeds gives its token back (refund).
+func (l *failLimiter) take(key string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.m[key]
-	if b == nil {
-		return false, 0
+	b := l.bucketLocked(key, now)
+	if b.tokens < 1 {
+		return false, time.Duration((1 - b.tokens) * float64(l.every))
 	}
-	l.refill(b, now)
-	if b.tokens >= 1 {
-		return false, 0
-	}
-	return true, time.Duration((1 - b.tokens) * float64(l.every))
+	b.tokens--
+	return true, 0
 }
 
-// failed spends a token of key.
+// refund gives back the token of an attempt that succeeded.
+func (l *failLimiter) refund(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.m[key]; b != nil {
+		l.refill(b, now)
+		b.tokens = min(b.tokens+1, l.burst)
+	}
+}
+
+// failed spends a token of key for an attempt that failed without a
+// check (a malformed credential).
 func (l *failLimiter) failed(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.bucketLocked(key, now)
+	b.tokens = max(b.tokens-1, 0)
+}
+
+// bucketLocked returns key's bucket, refilled to now, making a full one
+// when key has none. l.mu must be held.
+func (l *failLimiter) bucketLocked(key string, now time.Time) *bucket {
 	b := l.m[key]
 	if b == nil {
 		if len(l.m) >= l.max {
@@ -54,9 +74,10 @@ func (l *failLimiter) failed(key string, now time.Time) {
 		}
 		b = &bucket{tokens: l.burst, at: now}
 		l.m[key] = b
+		return b
 	}
 	l.refill(b, now)
-	b.tokens = max(b.tokens-1, 0)
+	return b
 }
 
 func (l *failLimiter) refill(b *bucket, now time.Time) {
