@@ -48,7 +48,8 @@ type ProxyConfig struct {
 	DialTimeout Duration `toml:"dial_timeout"`
 	// HeaderTimeout bounds reading a request header; zero = 10s.
 	HeaderTimeout Duration `toml:"header_timeout"`
-	// IdleTimeout closes idle keep-alive connections; zero = 120s.
+	// IdleTimeout closes idle keep-alive connections, and half-closed
+	// tunnels whose open side is silent that long; zero = 120s.
 	IdleTimeout Duration `toml:"idle_timeout"`
 	// LogNotSocial also logs requests to hosts that are not social media.
 	LogNotSocial bool `toml:"log_not_social"`

@@ -63,6 +63,7 @@ const (
 	maxIdlePerHost   = 256
 	maxIdle          = 4096
 	upstreamIdle     = 90 * time.Second
+	defaultIdle      = 120 * time.Second // proxy.idle_timeout when unset
 	tlsHandshake     = 10 * time.Second
 	rememberTTL      = 5 * time.Minute
 	authCacheSize    = 10000

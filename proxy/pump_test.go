@@ -60,7 +60,7 @@ func TestPumpCopiesEverything(t *testing.T) {
 		err error
 	}
 	done := make(chan res, 1)
-	go func() { n, err := pump(dst, src); _ = dst.(*net.TCPConn).CloseWrite(); done <- res{n, err} }()
+	go func() { n, err := pump(dst, src, nil); _ = dst.(*net.TCPConn).CloseWrite(); done <- res{n, err} }()
 	_ = reader.SetReadDeadline(time.Now().Add(30 * time.Second))
 	got, err := io.ReadAll(reader)
 	if err != nil {
@@ -81,7 +81,7 @@ func TestPumpEndsWhenClosed(t *testing.T) {
 	_, src := tcpPair(t)
 	dst, _ := tcpPair(t)
 	done := make(chan error, 1)
-	go func() { _, err := pump(dst, src); done <- err }()
+	go func() { _, err := pump(dst, src, nil); done <- err }()
 	_ = src.Close()
 	select {
 	case err := <-done:

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,15 +54,25 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 		}
 	}
 	c, u := rawConn(client), rawConn(up)
+	h := &halves{idle: s.tunnelIdle(), closeBoth: closeBoth}
 	toUp := make(chan int64, 1)
 	go func() {
 		var n int64
 		defer func() { toUp <- n }()
 		defer s.recoverGoroutine("tunnel")
-		n = copyHalf(u, c, closeBoth)
+		n = h.copy(u, c, u)
 	}()
-	f.destBytes = copyHalf(c, u, closeBoth)
+	f.destBytes = h.copy(c, u, c)
 	f.srcBytes += <-toUp
+}
+
+// tunnelIdle is how long the open half of a half-closed tunnel may stay
+// silent: proxy.idle_timeout.
+func (s *Server) tunnelIdle() time.Duration {
+	if d := s.srv.IdleTimeout; d > 0 {
+		return d
+	}
+	return defaultIdle
 }
 
 // connectReply is the 200 answer to a CONNECT, naming the request id when
@@ -87,20 +98,37 @@ func (s *Server) recheck(f *flow, decided *allowlist.Snapshot) {
 	}
 }
 
-// copyHalf copies src to dst. At src's end of stream it half-closes dst so
-// the other side sees it; on an error it closes the whole tunnel.
-func copyHalf(dst, src net.Conn, closeBoth func()) int64 {
-	n, err := pump(dst, src)
+// halves are the two directions of a tunnel.
+type halves struct {
+	idle      time.Duration
+	closeBoth func()
+	// oneEnded is set when one direction has ended and been passed on
+	// as a half-close; from then on the other must move a byte at least
+	// every idle, or the tunnel is closed. A client that closes its
+	// socket while the destination stays silent would otherwise hold a
+	// connection (and its place under proxy.max_conns) for as long as the
+	// destination likes.
+	oneEnded atomic.Bool
+}
+
+// copy copies src to dst. At src's end of stream it half-closes dst so
+// the other side sees it, and bounds the other direction, whose source is
+// other, by h.idle; on an error it closes the whole tunnel.
+func (h *halves) copy(dst, src, other net.Conn) int64 {
+	n, err := pump(dst, src, h)
 	if err != nil {
-		closeBoth()
+		h.closeBoth()
 		return n
 	}
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		if cw.CloseWrite() == nil {
+			if !h.oneEnded.Swap(true) {
+				_ = other.SetReadDeadline(time.Now().Add(h.idle))
+			}
 			return n
 		}
 	}
-	closeBoth()
+	h.closeBoth()
 	return n
 }
 
@@ -122,7 +150,10 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 // source with a peek before each read; reading at once and waiting only
 // when the read finds nothing saves that system call on every chunk of a
 // download.
-func pump(dst, src net.Conn) (int64, error) {
+//
+// Once the other direction of h has ended, each read pushes src's read
+// deadline h.idle ahead; h may be nil.
+func pump(dst, src net.Conn, h *halves) (int64, error) {
 	rc := rawConnOf(src)
 	if rc == nil {
 		return io.Copy(dst, src)
@@ -136,6 +167,9 @@ func pump(dst, src net.Conn) (int64, error) {
 		}
 		if rerr != nil {
 			return n, rerr
+		}
+		if h != nil && h.oneEnded.Load() {
+			_ = src.SetReadDeadline(time.Now().Add(h.idle))
 		}
 		w, werr := dst.Write((*bp)[:m])
 		copyBufs.Put(bp)

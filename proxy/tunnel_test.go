@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/logs"
 )
@@ -363,5 +365,96 @@ func TestConnectBlockedBeforeIdentity(t *testing.T) {
 		if r.Reason != string(c.reason) || r.Action != logs.ActionConnect {
 			t.Errorf("%s: record %+v", c.target, r)
 		}
+	}
+}
+
+// silentServer accepts connections on loopback, reads each to its end of
+// stream and never writes; each connection is sent on eof once its peer
+// has half-closed it, and stays open until the receiver closes it.
+func silentServer(t *testing.T) (addr string, eof <-chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = io.Copy(io.Discard, c); ch <- c }()
+		}
+	}()
+	return ln.Addr().String(), ch
+}
+
+// TestAbandonedTunnelIsClosed: a client that closes its socket while the
+// destination stays silent does not keep the tunnel (and its place under
+// proxy.max_conns) open: the open half is closed after proxy.idle_timeout
+// without a byte, and the tunnel's record is written.
+func TestAbandonedTunnelIsClosed(t *testing.T) {
+	e := newEnv(t, envConfig{logNotSocial: true, maxConns: 1})
+	s := e.sideServer(t, `idle_timeout = "300ms"`, nil)
+	addr, eof := silentServer(t)
+	resp, _, c, _ := s.raw("", "CONNECT example.test:"+portOf(addr)+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %d", resp.StatusCode)
+	}
+	id := resp.Header.Get(headerRequestID)
+	c.Close()
+	up := <-eof // the client's end passed on as a half-close
+	defer up.Close()
+	r := e.sink.wait(t, byID(id))
+	if r.Status != 200 || r.Action != logs.ActionConnect {
+		t.Errorf("record %+v", r)
+	}
+	waitFor(t, "the tunnel's connection to close", func() bool { return testutil.ToFloat64(s.srv.m.tunnels) == 0 })
+	// The one connection allowed is free again.
+	if st, err := s.dialLive(t).get("http://example.test:" + portOf(e.origin.addr) + "/"); err != nil || st != 200 {
+		t.Errorf("next client: %d %v", st, err)
+	}
+}
+
+// TestHalfClosedTunnelKeepsMoving: after the client half-closes, the
+// other direction stays open as long as bytes keep coming, well past
+// proxy.idle_timeout in all.
+func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `idle_timeout = "1s"`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const chunks, gap = 12, 150 * time.Millisecond // 1.8 s in all
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.Copy(io.Discard, c) // until the client's half-close
+		for i := 0; i < chunks; i++ {
+			if _, err := c.Write([]byte{'x'}); err != nil {
+				return
+			}
+			time.Sleep(gap) // pacing the download, not waiting for anything
+		}
+	}()
+	resp, _, c, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %d", resp.StatusCode)
+	}
+	defer c.Close()
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	got, err := io.ReadAll(br)
+	if len(got) != chunks || err != nil {
+		t.Errorf("got %d of %d bytes: %v", len(got), chunks, err)
 	}
 }
