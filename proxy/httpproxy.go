@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +97,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	}
 	r.URL.Host = hostPort(name, r.URL.Port())
 	r.Host = "" // the Host upstream is the host decided on
+	dropUpgrade(r.Header)
 	ctx.UserData = f
 	ctx.RoundTripper = goproxy.RoundTripperFunc(s.roundTrip)
 	return r, nil
@@ -192,6 +194,10 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 	t0 := time.Now()
 	resp, err := s.tr.RoundTrip(req)
 	s.m.upstream.Observe(time.Since(t0).Seconds())
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols && !isWebSocket(resp.Header) {
+		_ = resp.Body.Close()
+		err = errUnrelayedUpgrade
+	}
 	if err != nil {
 		if track {
 			s.tracker.done(f)
@@ -244,6 +250,61 @@ func cutAnswer(f *flow, req *http.Request, cancel context.CancelFunc) {
 	if f.cutReason() != "" { // cut while the answer was on its way
 		_ = client.Close()
 	}
+}
+
+// errUnrelayedUpgrade is the failure of a request that the destination
+// switched to a protocol other than WebSocket: goproxy relays only
+// WebSocket, and would hold any other switched connection open without a
+// byte to the client. The proxy asks for no other (see dropUpgrade), so
+// only a destination that switches unasked gets here.
+var errUnrelayedUpgrade = errors.New("the destination switched to a protocol other than WebSocket")
+
+// isWebSocket reports whether h, a request's or a 101 answer's header,
+// asks for or switches to WebSocket.
+func isWebSocket(h http.Header) bool {
+	return hasToken(h["Connection"], "upgrade") && hasToken(h["Upgrade"], "websocket")
+}
+
+// hasToken reports whether one of the comma-separated lists vs holds tok,
+// in any case.
+func hasToken(vs []string, tok string) bool {
+	for _, v := range vs {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dropUpgrade takes out of a request that goes upstream any protocol
+// switch other than WebSocket (h2c, TLS/1.0, ...): Upgrade is a hop-by-hop
+// header, and the destination then answers in HTTP/1.1 as it must when it
+// is not asked to switch.
+func dropUpgrade(h http.Header) {
+	if h["Upgrade"] == nil || isWebSocket(h) {
+		return
+	}
+	h.Del("Upgrade")
+	h.Del("Http2-Settings")
+	conn := h["Connection"]
+	if conn == nil {
+		return
+	}
+	var keep []string
+	for _, v := range conn {
+		for part := range strings.SplitSeq(v, ",") {
+			if p := strings.TrimSpace(part); p != "" && !strings.EqualFold(p, "upgrade") && !strings.EqualFold(p, "http2-settings") {
+				keep = append(keep, p)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		h.Del("Connection")
+		return
+	}
+	h["Connection"] = []string{strings.Join(keep, ", ")}
 }
 
 // upgraded returns the body of a 101 Switching Protocols answer: the

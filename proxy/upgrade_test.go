@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +121,67 @@ func TestUpgradedConnectionEnds(t *testing.T) {
 		}
 		roomAgain(t)
 	})
+}
+
+// TestOtherUpgradesAreNotRelayed: a switch to a protocol other than
+// WebSocket (h2c here) is taken out of the request, so the destination
+// answers in HTTP/1.1; a destination that switches anyway gets the client
+// a 502 at once rather than a connection that never answers. goproxy
+// relays only WebSocket: it held any other switched answer in the
+// server's buffer, the client never saw it and the connection leaked.
+func TestOtherUpgradesAreNotRelayed(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	var mu sync.Mutex
+	var seen []http.Header
+	always := false
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Clone())
+		switchAnyway := always
+		mu.Unlock()
+		if r.Header.Get("Upgrade") == "" && !switchAnyway {
+			_, _ = io.WriteString(w, "plain")
+			return
+		}
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.Copy(io.Discard, c) // silent from now on
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	port := portOf(ln.Addr().String())
+	s := e.sideServerEdit(t, func(c string) string {
+		return strings.Replace(c, "allowed_ports = [80, 443, ", "allowed_ports = [80, 443, "+port+", ", 1)
+	}, nil)
+	ask := func() (*http.Response, string) {
+		resp, body, _, _ := s.raw("", "GET http://facebook.com:"+port+"/ HTTP/1.1\r\nHost: facebook.com:"+port+
+			"\r\nConnection: keep-alive, Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nProxy-Authorization: "+basic("bjones", "hunter2")+"\r\n\r\n")
+		return resp, body
+	}
+	if resp, body := ask(); resp.StatusCode != 200 || body != "plain" {
+		t.Fatalf("h2c upgrade request: %d %q", resp.StatusCode, body)
+	}
+	mu.Lock()
+	h := seen[0]
+	always = true
+	mu.Unlock()
+	if h.Get("Upgrade") != "" || h.Get("Http2-Settings") != "" || strings.Contains(strings.ToLower(h.Get("Connection")), "upgrade") {
+		t.Errorf("the destination was asked to switch: %v", h)
+	}
+	resp, body := ask()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, resp.Header.Get(headerRequestID)) {
+		t.Fatalf("unasked switch: %d %s", resp.StatusCode, body)
+	}
+	if r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID))); r.Status != http.StatusBadGateway {
+		t.Errorf("record %+v", r)
+	}
+	waitFor(t, "the client connection's place", func() bool { return testutil.ToFloat64(s.srv.m.conns) == 0 })
 }
