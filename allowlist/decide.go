@@ -1,6 +1,7 @@
 package allowlist
 
 import (
+	"path"
 	"strings"
 	"time"
 )
@@ -87,7 +88,7 @@ func (s *Snapshot) decideSocial(r *Request, e *domainEntry, d Decision) Decision
 	if now.IsZero() {
 		now = time.Now()
 	}
-	m := matcher{s: s, path: r.Path, action: r.Action, now: now, e: e}
+	m := matcher{s: s, path: cleanPath(r.Path), action: r.Action, now: now, e: e}
 	return m.match(u, d)
 }
 
@@ -199,6 +200,30 @@ func (m *matcher) match(u *userInfo, d Decision) Decision {
 		}
 	}
 	return block(d, m.fail)
+}
+
+// cleanPath resolves the dot segments of the path part of p (before any
+// '?' or '#'), as a server that normalises paths would: an account grant
+// for /CTDCF must not reach /CTDCF/../zuck, which such a server serves as
+// /zuck. The front doors pass the decoded path, so %2e%2e and %2F are
+// resolved too. A path with nothing to resolve is returned as it is,
+// without allocating.
+func cleanPath(p string) string {
+	if !strings.Contains(p, "/.") && !strings.Contains(p, "//") {
+		return p
+	}
+	rest := ""
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p, rest = p[:i], p[i:]
+	}
+	if p == "" || p[0] != '/' {
+		return p + rest
+	}
+	c := path.Clean(p)
+	if c != "/" && strings.HasSuffix(p, "/") {
+		c += "/"
+	}
+	return c + rest
 }
 
 // pathAccount returns the registry account named by the first path segment

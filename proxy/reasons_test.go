@@ -57,6 +57,8 @@ func TestEveryReasonOverTheWire(t *testing.T) {
 	}
 	cases := []wireCase{
 		{name: "account grant", user: "jsmith", pass: "secret", method: "GET", target: "http://facebook.com:{H}/CTDCF", status: 200, reason: allowlist.ReasonAllowedGrant},
+		{name: "account grant does not reach past dot segments", user: "jsmith", pass: "secret", method: "GET", target: "http://facebook.com:{H}/CTDCF/../zuck", status: 403, reason: allowlist.ReasonNoGrant},
+		{name: "nor past encoded ones", user: "jsmith", pass: "secret", method: "GET", target: "http://facebook.com:{H}/CTDCF%2F%2e%2e%2Fzuck", status: 403, reason: allowlist.ReasonNoGrant},
 		{name: "platform grant connect", user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:{T}", status: 200, reason: allowlist.ReasonAllowedGrant},
 		{name: "ip binding", from: "127.0.0.3", method: "GET", target: "http://instagram.com:{H}/", status: 200, reason: allowlist.ReasonAllowedGrant},
 		{name: "no identity", method: "GET", target: "http://facebook.com:{H}/", status: 407, reason: allowlist.ReasonUnauthenticated},
