@@ -47,15 +47,10 @@ func (s *Server) serveQuery(w dns.ResponseWriter, r *dns.Msg, q *query, start ti
 // the name itself is social media, after it (by the chain the answer
 // leads to) when it is not.
 func (s *Server) resolve(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowlist.Snapshot, start time.Time) {
-	cfg := &snap.Config().DNS
-	var d allowlist.Decision
-	social := false
-	if platform, _, bypass := snap.Lookup(q.host); platform != "" || bypass {
-		social, d = true, s.decide(snap, q, q.host, start)
-		if !d.Pass() {
-			s.deny(w, q, cfg, &d, "", start)
-			return
-		}
+	social, d := s.decideName(snap, q, start)
+	if social && !d.Pass() {
+		s.deny(w, q, &snap.Config().DNS, &d, "", start)
+		return
 	}
 	e := s.cached(q, start.UnixNano())
 	if e == nil {
@@ -74,14 +69,34 @@ func (s *Server) resolve(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allow
 	s.answer(w, r, q, snap, social, d, e, start)
 }
 
+// decideName decides q's own name when it is social media or a bypass
+// resolver; social reports whether it is.
+func (s *Server) decideName(snap *allowlist.Snapshot, q *query, start time.Time) (social bool, d allowlist.Decision) {
+	if platform, _, bypass := snap.Lookup(q.host); platform != "" || bypass {
+		return true, s.decide(snap, q, q.host, start)
+	}
+	return false, d
+}
+
 // answer answers q with the upstream answer e, fetched first when e is
-// nil, as resolve decided it (social, d).
+// nil, as resolve decided it (social, d) under snap.
 func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowlist.Snapshot, social bool, d allowlist.Decision, e *entry, start time.Time) {
-	cfg := &snap.Config().DNS
 	var err error
 	if e == nil {
 		e, err = s.fetch(q, start.UnixNano())
+		// The wait for the upstream can last timeout × upstreams: a
+		// suspension or reload meanwhile applies to this answer too.
+		// Swaps are rare, so a pointer comparison tells, and q's own name
+		// is decided again only then.
+		if cur := s.engine.Snapshot(); cur != snap {
+			snap = cur
+			if social, d = s.decideName(snap, q, start); social && !d.Pass() {
+				s.deny(w, q, &snap.Config().DNS, &d, "", start)
+				return
+			}
+		}
 	}
+	cfg := &snap.Config().DNS
 	if err != nil {
 		s.log.Debug().Err(err).Msg("upstream failed")
 		if social {
