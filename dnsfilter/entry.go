@@ -2,10 +2,13 @@ package dnsfilter
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
+
+	"github.com/smgate/smgate/allowlist"
 )
 
 // Cache bounds.
@@ -31,6 +34,7 @@ type answer struct {
 type addrTTL struct {
 	addr netip.Addr
 	ttl  uint32
+	at   uint8 // index in entry.path of the record's owner
 }
 
 // entry is one upstream answer for a (name, type, DO, CD) key: what the
@@ -43,9 +47,13 @@ type entry struct {
 	// records; nil when there is none to remove.
 	noECH *answer
 	// chain holds the hosts (as hostOf returns them) that the answer leads
-	// to: its CNAME and DNAME chain from the question name in order, then
-	// every other CNAME, DNAME, HTTPS and SVCB target.
-	chain   []string
+	// to, the question's own host excepted: its CNAME and DNAME chain from
+	// the question name in order, then every other CNAME, DNAME, HTTPS and
+	// SVCB target. Every social-media host among them is decided.
+	chain []string
+	// path holds the hosts of the alias chain: path[0] is the question's
+	// host, path[i] the host path[i-1] is an alias for.
+	path    []string
 	addrs   []addrTTL // A and AAAA records of the answer section
 	stored  int64     // unix nanoseconds
 	expires int64     // unix nanoseconds; not after stored when not cacheable
@@ -59,7 +67,9 @@ type entry struct {
 // received at now (unix nanoseconds). m is modified.
 func newEntry(m *dns.Msg, lname string, qtype uint16, now int64) (*entry, error) {
 	normalize(m, lname, qtype)
-	e := &entry{rcode: m.Rcode, stored: now, chain: chainOf(m, lname), addrs: addrsOf(m)}
+	names := aliases(m.Answer, lname)
+	e := &entry{rcode: m.Rcode, stored: now, addrs: addrsOf(m, names)}
+	e.path, e.chain = chainOf(m, names)
 	if err := e.plain.pack(m); err != nil {
 		return nil, err
 	}
@@ -148,22 +158,49 @@ func cacheTTL(m *dns.Msg) uint32 {
 	return ttl
 }
 
-// chainOf returns the hosts that m leads to from qname (lower case FQDN).
-func chainOf(m *dns.Msg, qname string) []string {
-	var out []string
-	cur := qname
-	for range maxChain {
-		next := nextName(m.Answer, cur)
+// aliases returns the alias chain of qname (lower case FQDN) in ans:
+// qname, then each name the one before is an alias for, lower case.
+func aliases(ans []dns.RR, qname string) []string {
+	names := []string{qname}
+	for cur := qname; len(names) <= maxChain; {
+		next := nextName(ans, cur)
 		if next == "" {
 			break
 		}
-		out = appendHost(out, next)
 		cur = strings.ToLower(next)
+		names = append(names, cur)
+	}
+	return names
+}
+
+// chainOf returns the hosts of the alias chain names of m, and the hosts
+// that m leads to besides the question's own (entry.chain).
+func chainOf(m *dns.Msg, names []string) (path, chain []string) {
+	path = make([]string, len(names))
+	for i, n := range names {
+		path[i], _ = hostOf(n)
+	}
+	for _, n := range names[1:] {
+		chain = appendHost(chain, n)
 	}
 	for _, rr := range m.Answer {
-		out = appendHost(out, targetOf(rr))
+		chain = appendHost(chain, targetOf(rr))
 	}
-	return out
+	if i := slices.Index(chain, path[0]); i >= 0 { // decided as the question
+		chain = slices.Delete(chain, i, i+1)
+	}
+	return path, chain
+}
+
+// platformAt returns the platform of the last host of e.path, up to its
+// i-th, that belongs to one, or "".
+func (e *entry) platformAt(snap *allowlist.Snapshot, i int) string {
+	for i = min(i, len(e.path)-1); i >= 0; i-- {
+		if platform, _, _ := snap.Lookup(e.path[i]); platform != "" {
+			return platform
+		}
+	}
+	return ""
 }
 
 // nextName returns the name that cur is an alias for in ans, or "".
@@ -212,7 +249,10 @@ func appendHost(out []string, name string) []string {
 	return append(out, h)
 }
 
-func addrsOf(m *dns.Msg) []addrTTL {
+// addrsOf returns the addresses of m's answer section, each with the
+// index in names (its alias chain) of its owner; an owner off the chain
+// counts as its last name.
+func addrsOf(m *dns.Msg, names []string) []addrTTL {
 	var out []addrTTL
 	for _, rr := range m.Answer {
 		var ip []byte
@@ -225,8 +265,19 @@ func addrsOf(m *dns.Msg) []addrTTL {
 			continue
 		}
 		if a, ok := netip.AddrFromSlice(ip); ok {
-			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl})
+			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl, at: uint8(ownerIndex(names, rr.Header().Name))})
 		}
 	}
 	return out
+}
+
+// ownerIndex returns the index of owner in names (lower case), or the
+// last index when it is not there.
+func ownerIndex(names []string, owner string) int {
+	for i, n := range names {
+		if strings.EqualFold(n, owner) {
+			return i
+		}
+	}
+	return len(names) - 1
 }

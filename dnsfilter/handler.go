@@ -106,22 +106,16 @@ func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowl
 		writeRcode(w, r, q, dns.RcodeServerFailure)
 		return
 	}
-	via := ""
-	if !social {
-		if via = cloakedBy(snap, e); via != "" {
-			social, d = true, s.decide(snap, q, via, start)
-			s.remember(snap, e, d.Platform, start)
-			if !d.Pass() {
-				s.deny(w, q, cfg, &d, via, start)
-				return
-			}
-		}
-	}
+	social, d, via := s.judge(snap, q, e, social, d, start)
 	if !social {
 		s.pass(w, q, e, cfg, start)
 		return
 	}
-	s.remember(snap, e, d.Platform, start)
+	s.remember(snap, e, start)
+	if !d.Pass() {
+		s.deny(w, q, cfg, &d, via, start)
+		return
+	}
 	if err := s.record(q, &d, via, start); err != nil {
 		s.failClosed(w, q, cfg, &d, err)
 		return
@@ -172,27 +166,44 @@ func (s *Server) failClosed(w dns.ResponseWriter, q *query, cfg *allowlist.DNSCo
 	writeBlock(w, q, cfg, allowlist.ReasonPolicyUnavailable)
 }
 
-// cloakedBy returns the first social-media host (or bypass resolver) that
-// e's chain leads to, or "".
-func cloakedBy(snap *allowlist.Snapshot, e *entry) string {
+// judge decides every social-media name (or bypass resolver) that e's
+// answer leads to, besides q's own name, which resolve decided (social,
+// d): a platform name can hide behind another as well as behind a
+// non-social alias, so no name on the chain goes undecided, and the
+// answer passes only if every decision does. It returns whether any name
+// was social media, the decision that applies (the first that does not
+// allow, else q's own, else the first chain name's) and the chain name it
+// was taken on ("" for q's own name).
+func (s *Server) judge(snap *allowlist.Snapshot, q *query, e *entry, social bool, d allowlist.Decision, start time.Time) (bool, allowlist.Decision, string) {
+	via := ""
 	for _, h := range e.chain {
-		if platform, _, bypass := snap.Lookup(h); platform != "" || bypass {
-			return h
+		if platform, _, bypass := snap.Lookup(h); platform == "" && !bypass {
+			continue
+		}
+		hd := s.decide(snap, q, h, start)
+		if !social || d.Allow && !hd.Allow {
+			social, d, via = true, hd, h
+		}
+		if !d.Pass() {
+			break
 		}
 	}
-	return ""
+	return social, d, via
 }
 
-// remember tells the address memory which platform e's addresses belong
-// to, once per entry and policy generation.
-func (s *Server) remember(snap *allowlist.Snapshot, e *entry, platform string, now time.Time) {
-	if s.addrs == nil || platform == "" || len(e.addrs) == 0 || e.gen.Load() == snap.Gen() {
+// remember tells the address memory which platform each of e's addresses
+// belongs to: that of the last platform name on the alias chain up to the
+// address's owner. It does so once per entry and policy generation.
+func (s *Server) remember(snap *allowlist.Snapshot, e *entry, now time.Time) {
+	if s.addrs == nil || len(e.addrs) == 0 || e.gen.Load() == snap.Gen() {
 		return
 	}
 	e.gen.Store(snap.Gen())
 	age := e.age(now.UnixNano())
 	for _, a := range e.addrs {
-		s.addrs.Remember(a.addr, platform, time.Duration(a.ttl-min(a.ttl, age))*time.Second, now)
+		if platform := e.platformAt(snap, int(a.at)); platform != "" {
+			s.addrs.Remember(a.addr, platform, time.Duration(a.ttl-min(a.ttl, age))*time.Second, now)
+		}
 	}
 }
 
