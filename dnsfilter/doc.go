@@ -3,7 +3,9 @@
 // asked, with allowlist.Decide in DNS mode, and writes each such decision
 // to the usage log.
 //
-// The cache holds upstream answers, never decisions: a granted user's
+// The cache holds upstream answers, never decisions, and only what
+// answers the question: records of the question name and its alias chain,
+// the SOA or NS of a negative answer (scrub.go). A granted user's
 // cached answer is decided again for the next client, so a suspension or a
 // schedule applies to cached names at once. A name is decided as itself
 // and as every social-media domain on its CNAME (or DNAME, or HTTPS/SVCB

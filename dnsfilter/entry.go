@@ -66,8 +66,7 @@ type entry struct {
 // newEntry packs the upstream response m to the question (lname, qtype)
 // received at now (unix nanoseconds). m is modified.
 func newEntry(m *dns.Msg, lname string, qtype uint16, now int64) (*entry, error) {
-	normalize(m, lname, qtype)
-	names := aliases(m.Answer, lname)
+	names := normalize(m, lname, qtype)
 	e := &entry{rcode: m.Rcode, stored: now, addrs: addrsOf(m, names)}
 	e.path, e.chain = chainOf(m, names)
 	if err := e.plain.pack(m); err != nil {
@@ -102,8 +101,9 @@ func (a *answer) pack(m *dns.Msg) error {
 	return nil
 }
 
-// normalize turns an upstream response into the form the cache keeps.
-func normalize(m *dns.Msg, lname string, qtype uint16) {
+// normalize turns an upstream response into the form the cache keeps,
+// scrubbed, and returns the question's alias chain.
+func normalize(m *dns.Msg, lname string, qtype uint16) []string {
 	m.Id = 0
 	m.Response = true
 	m.Opcode = dns.OpcodeQuery
@@ -115,15 +115,7 @@ func normalize(m *dns.Msg, lname string, qtype uint16) {
 	m.Zero = false
 	m.Compress = true
 	m.Question = []dns.Question{{Name: lname, Qtype: qtype, Qclass: dns.ClassINET}}
-	extra := m.Extra[:0]
-	for _, rr := range m.Extra {
-		switch rr.Header().Rrtype {
-		case dns.TypeOPT, dns.TypeTSIG, dns.TypeSIG:
-			continue
-		}
-		extra = append(extra, rr)
-	}
-	m.Extra = extra
+	names := scrub(m, lname)
 	if m.Rcode == dns.RcodeNameError || len(m.Answer) == 0 {
 		for _, rr := range m.Ns { // the negative TTL, as RFC 2308 5 serves it
 			if s, ok := rr.(*dns.SOA); ok {
@@ -131,6 +123,7 @@ func normalize(m *dns.Msg, lname string, qtype uint16) {
 			}
 		}
 	}
+	return names
 }
 
 // cacheTTL returns how long m may be kept, in seconds: the least TTL of
@@ -250,8 +243,8 @@ func appendHost(out []string, name string) []string {
 }
 
 // addrsOf returns the addresses of m's answer section, each with the
-// index in names (its alias chain) of its owner; an owner off the chain
-// counts as its last name.
+// index in names (its alias chain) of its owner. scrub left no address
+// off the chain; one would count as owned by the chain's last name.
 func addrsOf(m *dns.Msg, names []string) []addrTTL {
 	var out []addrTTL
 	for _, rr := range m.Answer {
@@ -265,19 +258,12 @@ func addrsOf(m *dns.Msg, names []string) []addrTTL {
 			continue
 		}
 		if a, ok := netip.AddrFromSlice(ip); ok {
-			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl, at: uint8(ownerIndex(names, rr.Header().Name))})
+			at := indexOf(names, rr.Header().Name)
+			if at < 0 {
+				at = len(names) - 1
+			}
+			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl, at: uint8(at)})
 		}
 	}
 	return out
-}
-
-// ownerIndex returns the index of owner in names (lower case), or the
-// last index when it is not there.
-func ownerIndex(names []string, owner string) int {
-	for i, n := range names {
-		if strings.EqualFold(n, owner) {
-			return i
-		}
-	}
-	return len(names) - 1
 }
