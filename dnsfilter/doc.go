@@ -3,11 +3,14 @@
 // asked, with allowlist.Decide in DNS mode, and writes each such decision
 // to the usage log.
 //
-// The cache holds upstream answers, never decisions: a granted user's
+// The cache holds upstream answers, never decisions, and only what
+// answers the question: records of the question name and its alias chain,
+// the SOA or NS of a negative answer (scrub.go). A granted user's
 // cached answer is decided again for the next client, so a suspension or a
-// schedule applies to cached names at once. Names are decided by the first
-// social-media domain on their CNAME (or DNAME, or HTTPS/SVCB target)
-// chain, so a non-social alias cannot cloak a platform. Blocked names get
+// schedule applies to cached names at once. A name is decided as itself
+// and as every social-media domain on its CNAME (or DNAME, or HTTPS/SVCB
+// target) chain, and answered only if every decision allows it, so that
+// no alias, social or not, can cloak a platform. Blocked names get
 // NXDOMAIN with an SOA (or the sinkhole addresses), with the Extended DNS
 // Error "Blocked" carrying the reason code. Upstream failures answer
 // SERVFAIL; the filter never answers unfiltered.

@@ -2,10 +2,13 @@ package dnsfilter
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/miekg/dns"
+
+	"github.com/smgate/smgate/allowlist"
 )
 
 // Cache bounds.
@@ -31,6 +34,7 @@ type answer struct {
 type addrTTL struct {
 	addr netip.Addr
 	ttl  uint32
+	at   uint8 // index in entry.path of the record's owner
 }
 
 // entry is one upstream answer for a (name, type, DO, CD) key: what the
@@ -43,9 +47,13 @@ type entry struct {
 	// records; nil when there is none to remove.
 	noECH *answer
 	// chain holds the hosts (as hostOf returns them) that the answer leads
-	// to: its CNAME and DNAME chain from the question name in order, then
-	// every other CNAME, DNAME, HTTPS and SVCB target.
-	chain   []string
+	// to, the question's own host excepted: its CNAME and DNAME chain from
+	// the question name in order, then every other CNAME, DNAME, HTTPS and
+	// SVCB target. Every social-media host among them is decided.
+	chain []string
+	// path holds the hosts of the alias chain: path[0] is the question's
+	// host, path[i] the host path[i-1] is an alias for.
+	path    []string
 	addrs   []addrTTL // A and AAAA records of the answer section
 	stored  int64     // unix nanoseconds
 	expires int64     // unix nanoseconds; not after stored when not cacheable
@@ -58,8 +66,9 @@ type entry struct {
 // newEntry packs the upstream response m to the question (lname, qtype)
 // received at now (unix nanoseconds). m is modified.
 func newEntry(m *dns.Msg, lname string, qtype uint16, now int64) (*entry, error) {
-	normalize(m, lname, qtype)
-	e := &entry{rcode: m.Rcode, stored: now, chain: chainOf(m, lname), addrs: addrsOf(m)}
+	names := normalize(m, lname, qtype)
+	e := &entry{rcode: m.Rcode, stored: now, addrs: addrsOf(m, names)}
+	e.path, e.chain = chainOf(m, names)
 	if err := e.plain.pack(m); err != nil {
 		return nil, err
 	}
@@ -92,8 +101,9 @@ func (a *answer) pack(m *dns.Msg) error {
 	return nil
 }
 
-// normalize turns an upstream response into the form the cache keeps.
-func normalize(m *dns.Msg, lname string, qtype uint16) {
+// normalize turns an upstream response into the form the cache keeps,
+// scrubbed, and returns the question's alias chain.
+func normalize(m *dns.Msg, lname string, qtype uint16) []string {
 	m.Id = 0
 	m.Response = true
 	m.Opcode = dns.OpcodeQuery
@@ -105,15 +115,7 @@ func normalize(m *dns.Msg, lname string, qtype uint16) {
 	m.Zero = false
 	m.Compress = true
 	m.Question = []dns.Question{{Name: lname, Qtype: qtype, Qclass: dns.ClassINET}}
-	extra := m.Extra[:0]
-	for _, rr := range m.Extra {
-		switch rr.Header().Rrtype {
-		case dns.TypeOPT, dns.TypeTSIG, dns.TypeSIG:
-			continue
-		}
-		extra = append(extra, rr)
-	}
-	m.Extra = extra
+	names := scrub(m, lname)
 	if m.Rcode == dns.RcodeNameError || len(m.Answer) == 0 {
 		for _, rr := range m.Ns { // the negative TTL, as RFC 2308 5 serves it
 			if s, ok := rr.(*dns.SOA); ok {
@@ -121,6 +123,7 @@ func normalize(m *dns.Msg, lname string, qtype uint16) {
 			}
 		}
 	}
+	return names
 }
 
 // cacheTTL returns how long m may be kept, in seconds: the least TTL of
@@ -148,22 +151,49 @@ func cacheTTL(m *dns.Msg) uint32 {
 	return ttl
 }
 
-// chainOf returns the hosts that m leads to from qname (lower case FQDN).
-func chainOf(m *dns.Msg, qname string) []string {
-	var out []string
-	cur := qname
-	for range maxChain {
-		next := nextName(m.Answer, cur)
+// aliases returns the alias chain of qname (lower case FQDN) in ans:
+// qname, then each name the one before is an alias for, lower case.
+func aliases(ans []dns.RR, qname string) []string {
+	names := []string{qname}
+	for cur := qname; len(names) <= maxChain; {
+		next := nextName(ans, cur)
 		if next == "" {
 			break
 		}
-		out = appendHost(out, next)
 		cur = strings.ToLower(next)
+		names = append(names, cur)
+	}
+	return names
+}
+
+// chainOf returns the hosts of the alias chain names of m, and the hosts
+// that m leads to besides the question's own (entry.chain).
+func chainOf(m *dns.Msg, names []string) (path, chain []string) {
+	path = make([]string, len(names))
+	for i, n := range names {
+		path[i], _ = hostOf(n)
+	}
+	for _, n := range names[1:] {
+		chain = appendHost(chain, n)
 	}
 	for _, rr := range m.Answer {
-		out = appendHost(out, targetOf(rr))
+		chain = appendHost(chain, targetOf(rr))
 	}
-	return out
+	if i := slices.Index(chain, path[0]); i >= 0 { // decided as the question
+		chain = slices.Delete(chain, i, i+1)
+	}
+	return path, chain
+}
+
+// platformAt returns the platform of the last host of e.path, up to its
+// i-th, that belongs to one, or "".
+func (e *entry) platformAt(snap *allowlist.Snapshot, i int) string {
+	for i = min(i, len(e.path)-1); i >= 0; i-- {
+		if platform, _, _ := snap.Lookup(e.path[i]); platform != "" {
+			return platform
+		}
+	}
+	return ""
 }
 
 // nextName returns the name that cur is an alias for in ans, or "".
@@ -212,7 +242,10 @@ func appendHost(out []string, name string) []string {
 	return append(out, h)
 }
 
-func addrsOf(m *dns.Msg) []addrTTL {
+// addrsOf returns the addresses of m's answer section, each with the
+// index in names (its alias chain) of its owner. scrub left no address
+// off the chain; one would count as owned by the chain's last name.
+func addrsOf(m *dns.Msg, names []string) []addrTTL {
 	var out []addrTTL
 	for _, rr := range m.Answer {
 		var ip []byte
@@ -225,7 +258,11 @@ func addrsOf(m *dns.Msg) []addrTTL {
 			continue
 		}
 		if a, ok := netip.AddrFromSlice(ip); ok {
-			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl})
+			at := indexOf(names, rr.Header().Name)
+			if at < 0 {
+				at = len(names) - 1
+			}
+			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl, at: uint8(at)})
 		}
 	}
 	return out

@@ -47,15 +47,10 @@ func (s *Server) serveQuery(w dns.ResponseWriter, r *dns.Msg, q *query, start ti
 // the name itself is social media, after it (by the chain the answer
 // leads to) when it is not.
 func (s *Server) resolve(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowlist.Snapshot, start time.Time) {
-	cfg := &snap.Config().DNS
-	var d allowlist.Decision
-	social := false
-	if platform, _, bypass := snap.Lookup(q.host); platform != "" || bypass {
-		social, d = true, s.decide(snap, q, q.host, start)
-		if !d.Pass() {
-			s.deny(w, q, cfg, &d, "", start)
-			return
-		}
+	social, d := s.decideName(snap, q, start)
+	if social && !d.Pass() {
+		s.deny(w, q, &snap.Config().DNS, &d, "", start)
+		return
 	}
 	e := s.cached(q, start.UnixNano())
 	if e == nil {
@@ -74,14 +69,34 @@ func (s *Server) resolve(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allow
 	s.answer(w, r, q, snap, social, d, e, start)
 }
 
+// decideName decides q's own name when it is social media or a bypass
+// resolver; social reports whether it is.
+func (s *Server) decideName(snap *allowlist.Snapshot, q *query, start time.Time) (social bool, d allowlist.Decision) {
+	if platform, _, bypass := snap.Lookup(q.host); platform != "" || bypass {
+		return true, s.decide(snap, q, q.host, start)
+	}
+	return false, d
+}
+
 // answer answers q with the upstream answer e, fetched first when e is
-// nil, as resolve decided it (social, d).
+// nil, as resolve decided it (social, d) under snap.
 func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowlist.Snapshot, social bool, d allowlist.Decision, e *entry, start time.Time) {
-	cfg := &snap.Config().DNS
 	var err error
 	if e == nil {
 		e, err = s.fetch(q, start.UnixNano())
+		// The wait for the upstream can last timeout × upstreams: a
+		// suspension or reload meanwhile applies to this answer too.
+		// Swaps are rare, so a pointer comparison tells, and q's own name
+		// is decided again only then.
+		if cur := s.engine.Snapshot(); cur != snap {
+			snap = cur
+			if social, d = s.decideName(snap, q, start); social && !d.Pass() {
+				s.deny(w, q, &snap.Config().DNS, &d, "", start)
+				return
+			}
+		}
 	}
+	cfg := &snap.Config().DNS
 	if err != nil {
 		s.log.Debug().Err(err).Msg("upstream failed")
 		if social {
@@ -91,22 +106,16 @@ func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowl
 		writeRcode(w, r, q, dns.RcodeServerFailure)
 		return
 	}
-	via := ""
-	if !social {
-		if via = cloakedBy(snap, e); via != "" {
-			social, d = true, s.decide(snap, q, via, start)
-			s.remember(snap, e, d.Platform, start)
-			if !d.Pass() {
-				s.deny(w, q, cfg, &d, via, start)
-				return
-			}
-		}
-	}
+	social, d, via := s.judge(snap, q, e, social, d, start)
 	if !social {
 		s.pass(w, q, e, cfg, start)
 		return
 	}
-	s.remember(snap, e, d.Platform, start)
+	s.remember(snap, e, start)
+	if !d.Pass() {
+		s.deny(w, q, cfg, &d, via, start)
+		return
+	}
 	if err := s.record(q, &d, via, start); err != nil {
 		s.failClosed(w, q, cfg, &d, err)
 		return
@@ -157,27 +166,44 @@ func (s *Server) failClosed(w dns.ResponseWriter, q *query, cfg *allowlist.DNSCo
 	writeBlock(w, q, cfg, allowlist.ReasonPolicyUnavailable)
 }
 
-// cloakedBy returns the first social-media host (or bypass resolver) that
-// e's chain leads to, or "".
-func cloakedBy(snap *allowlist.Snapshot, e *entry) string {
+// judge decides every social-media name (or bypass resolver) that e's
+// answer leads to, besides q's own name, which resolve decided (social,
+// d): a platform name can hide behind another as well as behind a
+// non-social alias, so no name on the chain goes undecided, and the
+// answer passes only if every decision does. It returns whether any name
+// was social media, the decision that applies (the first that does not
+// allow, else q's own, else the first chain name's) and the chain name it
+// was taken on ("" for q's own name).
+func (s *Server) judge(snap *allowlist.Snapshot, q *query, e *entry, social bool, d allowlist.Decision, start time.Time) (bool, allowlist.Decision, string) {
+	via := ""
 	for _, h := range e.chain {
-		if platform, _, bypass := snap.Lookup(h); platform != "" || bypass {
-			return h
+		if platform, _, bypass := snap.Lookup(h); platform == "" && !bypass {
+			continue
+		}
+		hd := s.decide(snap, q, h, start)
+		if !social || d.Allow && !hd.Allow {
+			social, d, via = true, hd, h
+		}
+		if !d.Pass() {
+			break
 		}
 	}
-	return ""
+	return social, d, via
 }
 
-// remember tells the address memory which platform e's addresses belong
-// to, once per entry and policy generation.
-func (s *Server) remember(snap *allowlist.Snapshot, e *entry, platform string, now time.Time) {
-	if s.addrs == nil || platform == "" || len(e.addrs) == 0 || e.gen.Load() == snap.Gen() {
+// remember tells the address memory which platform each of e's addresses
+// belongs to: that of the last platform name on the alias chain up to the
+// address's owner. It does so once per entry and policy generation.
+func (s *Server) remember(snap *allowlist.Snapshot, e *entry, now time.Time) {
+	if s.addrs == nil || len(e.addrs) == 0 || e.gen.Load() == snap.Gen() {
 		return
 	}
 	e.gen.Store(snap.Gen())
 	age := e.age(now.UnixNano())
 	for _, a := range e.addrs {
-		s.addrs.Remember(a.addr, platform, time.Duration(a.ttl-min(a.ttl, age))*time.Second, now)
+		if platform := e.platformAt(snap, int(a.at)); platform != "" {
+			s.addrs.Remember(a.addr, platform, time.Duration(a.ttl-min(a.ttl, age))*time.Second, now)
+		}
 	}
 }
 

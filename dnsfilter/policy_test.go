@@ -3,6 +3,7 @@ package dnsfilter
 import (
 	"net/netip"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,5 +229,53 @@ func TestSuspensionBlocksNextQuery(t *testing.T) {
 	}
 	if suspended != n {
 		t.Errorf("%d records with reason %s, want %d", suspended, allowlist.ReasonAgencySuspended, n)
+	}
+}
+
+// TestSuspensionDuringUpstreamWait: a query that was let through on
+// arrival and then waits for the upstream is answered under the policy in
+// force when the answer comes back: a suspension meanwhile blocks it, over
+// UDP and TCP, for a platform name and for a non-social alias of one, and
+// the record says what was applied.
+func TestSuspensionDuringUpstreamWait(t *testing.T) {
+	for _, nw := range []string{"udp", "tcp"} {
+		for _, qname := range []string{"instagram.com.", "cloak.example.org."} {
+			t.Run(nw+"/"+qname, func(t *testing.T) {
+				up := startUpstream(t)
+				f := startFilter(t, up, fixtureOpts{timeout: 5 * time.Second})
+				hold := make(chan struct{})
+				release := sync.OnceFunc(func() { close(hold) })
+				t.Cleanup(release)
+				up.mu.Lock()
+				up.hold = hold
+				up.mu.Unlock()
+				type reply struct {
+					r   *dns.Msg
+					err error
+				}
+				got := make(chan reply, 1)
+				go func() {
+					m := new(dns.Msg).SetQuestion(qname, dns.TypeA)
+					m.SetEdns0(EDNSBufferSize, false)
+					r, err := f.exchange(bjones, nw, m)
+					got <- reply{r, err}
+				}()
+				waitFor(t, "the upstream to get the query", func() bool { return up.count("udp", qname, dns.TypeA) == 1 })
+				if _, err := f.engine.Suspend(allowlist.ScopeAgency, "DCF", "incident 43", "soc"); err != nil {
+					t.Fatal(err)
+				}
+				release()
+				rep := <-got
+				if rep.err != nil {
+					t.Fatal(rep.err)
+				}
+				checkAnswer(t, rep.r, qname, blocked(allowlist.ReasonAgencySuspended))
+				recs := f.records(t)
+				if len(recs) != 1 || recs[0].Reason != string(allowlist.ReasonAgencySuspended) ||
+					recs[0].Outcome != logs.OutcomeBlocked || recs[0].User != "bjones" {
+					t.Errorf("records %+v, want one blocked %s", recs, allowlist.ReasonAgencySuspended)
+				}
+			})
+		}
 	}
 }

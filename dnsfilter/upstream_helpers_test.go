@@ -164,3 +164,57 @@ func servePair(t testing.TB, pc net.PacketConn, l net.Listener, h dns.Handler) {
 		})
 	}
 }
+
+// startProbeUp starts an upstream on loopback (UDP and TCP, one port)
+// that answers every query with h, and returns its address.
+func startProbeUp(t testing.TB, h func(w dns.ResponseWriter, r *dns.Msg)) string {
+	t.Helper()
+	pc, l := listenPair(t)
+	servePair(t, pc, l, dns.HandlerFunc(h))
+	return pc.LocalAddr().String()
+}
+
+// scripted is what a probe upstream answers to one question name: the
+// rcode and the records of each section, in zone file syntax.
+type scripted struct {
+	rcode             int
+	answer, ns, extra []string
+}
+
+// startScriptedUp starts a probe upstream that answers each question name
+// (lower case) as script says, and an empty NOERROR to any other.
+func startScriptedUp(t testing.TB, script map[string]scripted) string {
+	t.Helper()
+	type msg struct {
+		rcode             int
+		answer, ns, extra []dns.RR
+	}
+	rrs := func(lines []string) []dns.RR {
+		var out []dns.RR
+		for _, l := range lines {
+			rr, err := dns.NewRR(l)
+			if err != nil {
+				t.Fatalf("script %q: %v", l, err)
+			}
+			out = append(out, rr)
+		}
+		return out
+	}
+	byName := make(map[string]msg, len(script))
+	for name, s := range script {
+		byName[name] = msg{s.rcode, rrs(s.answer), rrs(s.ns), rrs(s.extra)}
+	}
+	return startProbeUp(t, func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.RecursionAvailable = true
+		if len(r.Question) == 1 {
+			s := byName[strings.ToLower(r.Question[0].Name)]
+			m.Rcode, m.Answer, m.Ns, m.Extra = s.rcode, s.answer, s.ns, s.extra
+		}
+		if opt := r.IsEdns0(); opt != nil {
+			m.SetEdns0(opt.UDPSize(), opt.Do())
+		}
+		_ = w.WriteMsg(m)
+	})
+}
