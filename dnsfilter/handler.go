@@ -100,7 +100,7 @@ func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowl
 	if err != nil {
 		s.log.Debug().Err(err).Msg("upstream failed")
 		if social {
-			_ = s.record(q, &d, "", start)
+			_ = s.recordNote(q, &d, "", noteServfail, start)
 		}
 		s.m.query(d.Platform, outcomeServfail, "")
 		writeRcode(w, r, q, dns.RcodeServerFailure)
@@ -127,6 +127,10 @@ func (s *Server) answer(w dns.ResponseWriter, r *dns.Msg, q *query, snap *allowl
 	s.m.query(d.Platform, outcomeOf(&d), string(d.Reason))
 	s.writeAnswer(w, q, a, e, start.UnixNano())
 }
+
+// noteServfail is the message of the record of an allowed query that the
+// upstream failed: the client got SERVFAIL, not an answer.
+const noteServfail = "upstream failed: answered SERVFAIL"
 
 // pass answers a name that is no social media, as the upstream did.
 func (s *Server) pass(w dns.ResponseWriter, q *query, e *entry, cfg *allowlist.DNSConfig, start time.Time) {

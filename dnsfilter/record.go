@@ -16,6 +16,12 @@ var records = sync.Pool{New: func() any { return new(logs.Record) }}
 // record writes the usage record of q's decision d. via is the chain
 // target the name was decided as ("" when decided as itself).
 func (s *Server) record(q *query, d *allowlist.Decision, via string, start time.Time) error {
+	return s.recordNote(q, d, via, "", start)
+}
+
+// recordNote is record with a note on what the client got, when that is
+// not what the decision says (an upstream failure answered SERVFAIL).
+func (s *Server) recordNote(q *query, d *allowlist.Decision, via, note string, start time.Time) error {
 	r := records.Get().(*logs.Record)
 	defer records.Put(r)
 	*r = logs.Record{
@@ -35,8 +41,13 @@ func (s *Server) record(q *query, d *allowlist.Decision, via string, start time.
 		Mode:        string(allowlist.SourceDNS),
 		NotEnforced: !d.Enforced && !d.Allow,
 	}
-	if via != "" {
+	switch {
+	case via != "" && note != "":
+		r.Message = "cname target " + via + "; " + note
+	case via != "":
 		r.Message = "cname target " + via
+	default:
+		r.Message = note
 	}
 	return s.sink.Log(r)
 }

@@ -40,6 +40,16 @@ func TestUpstreamFailureIsServfail(t *testing.T) {
 					t.Errorf("%s: %v", nw, r)
 				}
 			}
+			// A granted social name's records say what the client got.
+			recs := f.records(t)
+			if want := map[bool]int{true: 2}[c.qname == "facebook.com."]; len(recs) != want {
+				t.Errorf("%d records, want %d", len(recs), want)
+			}
+			for _, rec := range recs {
+				if rec.Outcome != "allowed" || rec.Message != noteServfail {
+					t.Errorf("record %+v: want the allowed decision noted %q", rec, noteServfail)
+				}
+			}
 		})
 	}
 }
