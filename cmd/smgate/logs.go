@@ -240,13 +240,18 @@ func runLogsPrune(e *env, args []string) int {
 	if o.Writer != nil {
 		err = errors.Join(err, o.Writer.Close())
 	}
-	printPrune(e.stdout, res, *dryRun)
+	if err == nil || len(res.Deleted) > 0 {
+		// A prune that stopped before deleting says so on stderr alone.
+		printPrune(e.stdout, res, *dryRun)
+	}
 	if err != nil {
 		return logsExit(e, name, err)
 	}
 	return 0
 }
 
+// printPrune prints what prune deleted (with dryRun, would delete) and
+// kept for holds.
 func printPrune(w io.Writer, res logs.PruneResult, dryRun bool) {
 	verb := "deleted"
 	if dryRun {

@@ -227,3 +227,33 @@ func TestLogsPrune(t *testing.T) {
 	}
 	le.expect(t, 0, []string{"ok: 3 day files"}, "logs", "verify", "--config", le.config)
 }
+
+// TestLogsPruneRefused: a prune that verification stops deletes nothing
+// and says only that: nothing on stdout claims a deletion, dry run or not.
+func TestLogsPruneRefused(t *testing.T) {
+	le := newLogsEnv(t, "retention_days = 3")
+	le.writeDays(t, 2, 9, 1, 0)
+	old := filepath.Join(le.dir, dayName(9))
+	b, err := os.ReadFile(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, bytes.Replace(b, []byte(`"event.id":"9-1"`), []byte(`"event.id":"9-X"`), 1), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"logs", "prune", "--config", le.config},
+		{"logs", "prune", "--config", le.config, "--dry-run"},
+	} {
+		code, out, errs := le.run(t, args...)
+		if code != 1 || out != "" || !strings.Contains(errs, "nothing deleted, the files to delete do not verify") {
+			t.Errorf("smgate %s = exit %d, stdout %q, stderr %q; want 1, nothing on stdout, the refusal on stderr",
+				strings.Join(args, " "), code, out, errs)
+		}
+		if _, err := os.Stat(old); err != nil {
+			t.Fatalf("after %s: %v", strings.Join(args, " "), err)
+		}
+	}
+	le.expect(t, 0, []string{"deleted 1 day files", dayName(9), "forced although verification failed"},
+		"logs", "prune", "--config", le.config, "--force")
+}
