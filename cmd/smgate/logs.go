@@ -165,6 +165,10 @@ func runLogsVerify(e *env, args []string) int {
 	if err != nil {
 		return logsExit(e, name, err)
 	}
+	if res.Empty {
+		fmt.Fprintf(e.stdout, "ok: no records yet: %s has no day files, and the checkpoint in %s expects none\n", o.Dir, o.StateDir)
+		return 0
+	}
 	fmt.Fprintf(e.stdout, "ok: %d day files, %d records verified in %s\nchain head %s\n",
 		res.Files, res.Records, o.Dir, res.Head)
 	if o.StateDir == "" {

@@ -257,3 +257,31 @@ func TestLogsPruneRefused(t *testing.T) {
 	le.expect(t, 0, []string{"deleted 1 day files", dayName(9), "forced although verification failed"},
 		"logs", "prune", "--config", le.config, "--force")
 }
+
+// TestLogsVerifyNothingToVerify: a mistyped --dir, a directory without
+// day files (the config directory) or a config whose log was never
+// opened fails naming the directory; a log opened with nothing written
+// yet passes, saying so.
+func TestLogsVerifyNothingToVerify(t *testing.T) {
+	le := newLogsEnv(t, "")
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	configDir := filepath.Dir(le.config)
+	le.expect(t, 1, []string{"usage log directory", missing, "no such file or directory"}, "logs", "verify", "--dir", missing)
+	le.expect(t, 1, []string{"no usage-log day files in " + configDir + "; is it the log directory?"}, "logs", "verify", "--dir", configDir)
+	le.expect(t, 1, []string{"usage log directory", le.dir}, "logs", "verify", "--config", le.config)
+	w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 0, []string{"ok: no records yet: " + le.dir + " has no day files, and the checkpoint in " + le.data + " expects none"},
+		"logs", "verify", "--config", le.config)
+	le.expect(t, 1, []string{"no usage-log day files in " + le.dir}, "logs", "verify", "--dir", le.dir)
+	for _, args := range [][]string{{"--dir", missing}, {"--dir", configDir}} {
+		if code, out, _ := le.run(t, append([]string{"logs", "verify"}, args...)...); code != 1 || strings.Contains(out, "ok") {
+			t.Errorf("logs verify %s: exit %d, stdout %q", strings.Join(args, " "), code, out)
+		}
+	}
+}
