@@ -135,13 +135,22 @@ func (f *searchFlags) run(e *env, args []string, now time.Time) error {
 	return errors.Join(out.flush(), err)
 }
 
-// warnUnknown warns on stderr about a --user, --agency, --platform or
+// warnUnknown warns on stderr about a --reason that is no reason code,
+// suggesting the nearest, and about a --user, --agency, --platform or
 // --account that the policy of --config does not know, suggesting the id
 // that differs only in case: the search is exact, and "TikTok" silently
 // matching nothing looks like no use of TikTok. Without --config (only
 // --dir) there is no policy to compare with, and a policy that does not
-// load leaves the search as it is.
+// load leaves the search as it is. (--action and --outcome are refused
+// outright: their values are few and fixed.)
 func (f *searchFlags) warnUnknown(e *env) {
+	if f.reason != "" && !slices.Contains(allowlist.Reasons, allowlist.Reason(f.reason)) {
+		hint := ""
+		if r, ok := nearestReason(f.reason); ok {
+			hint = fmt.Sprintf(" (did you mean %q?)", r)
+		}
+		fmt.Fprintf(e.stderr, "warning: no reason code %q%s\n", f.reason, hint)
+	}
 	if f.user == "" && f.agency == "" && f.platform == "" && f.account == "" {
 		return
 	}
@@ -172,6 +181,43 @@ func (f *searchFlags) warnUnknown(e *env) {
 	warn("agency", f.agency, "directory", len(p.Directory.Agencies), func(i int) string { return p.Directory.Agencies[i].ID })
 	warn("platform", f.platform, "catalogue", len(p.Catalogue.Platforms), func(i int) string { return p.Catalogue.Platforms[i].ID })
 	warn("account", f.account, "registry", len(p.Registry.Accounts), func(i int) string { return p.Registry.Accounts[i].ID })
+}
+
+// nearestReason returns the reason code nearest to v: the same but for
+// case, else the one within a few edits (a letter or a hyphen missed,
+// doubled or swapped), the closest first.
+func nearestReason(v string) (allowlist.Reason, bool) {
+	const maxEdits = 3
+	best, bestD := allowlist.Reason(""), maxEdits+1
+	for _, r := range allowlist.Reasons {
+		if strings.EqualFold(string(r), v) {
+			return r, true
+		}
+		if d := editDistance(strings.ToLower(v), string(r)); d < bestD {
+			best, bestD = r, d
+		}
+	}
+	return best, best != ""
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // query turns the flags into a Query.
