@@ -132,6 +132,9 @@ func (f *searchFlags) run(e *env, args []string, now time.Time) error {
 		}
 		return nil
 	})
+	if err != nil && n == 0 {
+		return err // nothing on stdout, not even a header
+	}
 	return errors.Join(out.flush(), err)
 }
 
@@ -300,7 +303,9 @@ func (f *logFlags) logDir() (string, error) {
 	return cfg.Logs.Dir, nil
 }
 
-// searchOutput prints the records Search yields.
+// searchOutput prints the records Search yields. A header goes out with
+// the first record, or with flush when there is none, so that a search
+// that fails before any record prints nothing.
 type searchOutput interface {
 	write(line []byte, r *logs.Record) error
 	flush() error
@@ -340,20 +345,26 @@ var searchCSVColumns = []string{
 }
 
 type searchCSV struct {
-	w   *csv.Writer
-	err error // of the header
-	row []string
+	w      *csv.Writer
+	header bool // written
+	row    []string
 }
 
 func newSearchCSV(w io.Writer) *searchCSV {
-	o := &searchCSV{w: csv.NewWriter(w)}
-	o.err = o.w.Write(searchCSVColumns)
-	return o
+	return &searchCSV{w: csv.NewWriter(w)}
+}
+
+func (o *searchCSV) writeHeader() error {
+	if o.header {
+		return nil
+	}
+	o.header = true
+	return o.w.Write(searchCSVColumns)
 }
 
 func (o *searchCSV) write(_ []byte, r *logs.Record) error {
-	if o.err != nil {
-		return o.err
+	if err := o.writeHeader(); err != nil {
+		return err
 	}
 	o.row = append(o.row[:0], utcStamp(r.Time, time.RFC3339Nano), r.ID, r.Action, r.Outcome, r.Reason,
 		r.User, r.Agency, sourceIP(r), r.Domain, r.Path, r.Platform, r.Account, r.Role, r.Mode,
@@ -365,8 +376,9 @@ func (o *searchCSV) write(_ []byte, r *logs.Record) error {
 }
 
 func (o *searchCSV) flush() error {
+	herr := o.writeHeader()
 	o.w.Flush()
-	return errors.Join(o.err, o.w.Error())
+	return errors.Join(herr, o.w.Error())
 }
 
 // csvSafe keeps a spreadsheet from running a value as a formula: user
@@ -409,17 +421,28 @@ func statusText(status int) string {
 // (an allowed request may have ended in a 502). For admin events USER
 // shows who acted (smgate.by) and URL what they acted on (smgate.target).
 type searchTable struct {
-	w    *tabwriter.Writer
-	rows int
+	w      *tabwriter.Writer
+	header bool // written
+	rows   int
 }
 
 func newSearchTable(w io.Writer) *searchTable {
-	o := &searchTable{w: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
-	fmt.Fprintln(o.w, "TIME\tID\tACTION\tOUTCOME\tSTATUS\tREASON\tUSER\tAGENCY\tPLATFORM\tACCOUNT\tURL")
-	return o
+	return &searchTable{w: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
+}
+
+func (o *searchTable) writeHeader() error {
+	if o.header {
+		return nil
+	}
+	o.header = true
+	_, err := io.WriteString(o.w, "TIME\tID\tACTION\tOUTCOME\tSTATUS\tREASON\tUSER\tAGENCY\tPLATFORM\tACCOUNT\tURL\n")
+	return err
 }
 
 func (o *searchTable) write(_ []byte, r *logs.Record) error {
+	if err := o.writeHeader(); err != nil {
+		return err
+	}
 	user, url := r.User, r.Domain+r.Path
 	if user == "" {
 		user = r.By
@@ -441,7 +464,9 @@ func (o *searchTable) write(_ []byte, r *logs.Record) error {
 	return nil
 }
 
-func (o *searchTable) flush() error { return o.w.Flush() }
+func (o *searchTable) flush() error {
+	return errors.Join(o.writeHeader(), o.w.Flush())
+}
 
 // termSafe makes v safe for a terminal: "-" when empty, quoted with
 // escapes when it holds a control or other non-printing character (a

@@ -256,6 +256,7 @@ func TestLogsSearchErrors(t *testing.T) {
 		{"negative limit", []string{"--dir", dir, "--limit", "-1"}, 2, []string{"--limit -1"}},
 		{"argument", []string{"--dir", dir, "jsmith"}, 2, []string{`unexpected argument "jsmith"`}},
 		{"missing directory", []string{"--dir", missing}, 1, []string{"read log directory", missing, "no such file or directory"}},
+		{"missing directory, csv", []string{"--dir", missing, "--format", "csv"}, 1, []string{"read log directory", missing}},
 		{"not a directory", []string{"--dir", filepath.Join(dir, "usage-2026-11-01.jsonl")}, 1, []string{"read log directory", "not a directory"}},
 		{"missing config", []string{"--config", filepath.Join(missing, "smgate.toml")}, 1, []string{"load config (or give the log directory with --dir)", "smgate.toml"}},
 	}
@@ -270,10 +271,22 @@ func TestLogsSearchErrors(t *testing.T) {
 					t.Errorf("stderr %q does not contain %q", errOut, w)
 				}
 			}
-			if tt.code == 2 && out != "" {
-				t.Errorf("usage error printed output: %q", out)
+			if out != "" {
+				t.Errorf("a search that failed before any record printed %q", out)
 			}
 		})
+	}
+}
+
+// TestLogsSearchNoMatch: a search that matches nothing prints the header
+// of a table or csv, and nothing as json.
+func TestLogsSearchNoMatch(t *testing.T) {
+	dir := searchLog(t)
+	for format, want := range map[string]string{"table": "TIME", "csv": "@timestamp", "json": ""} {
+		code, out, errOut := runSearch(t, "--dir", dir, "--user", "nobody", "--format", format)
+		if code != 0 || !strings.HasPrefix(out, want) || strings.Count(out, "\n") != min(len(want), 1) {
+			t.Errorf("--format %s matching nothing: exit %d, stdout %q, stderr %q; want only the header", format, code, out, errOut)
+		}
 	}
 }
 
