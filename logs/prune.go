@@ -111,7 +111,10 @@ type HeldFile struct {
 
 // PruneResult is what Prune deleted or would delete.
 type PruneResult struct {
-	Deleted []string // day file names, oldest first
+	// Deleted names the day files deleted (with DryRun, that would be),
+	// oldest first: none when Prune stopped before deleting, only those
+	// it deleted when it stopped part way.
+	Deleted []string
 	Held    []HeldFile
 	// Unverified is the verification failure that Force overrode.
 	Unverified error
@@ -139,8 +142,14 @@ func Prune(o PruneOptions) (PruneResult, error) {
 	if len(del) == 0 {
 		return res, nil
 	}
-	if err := o.verify(del[len(del)-1], &res); err != nil || o.DryRun {
+	if err := o.verify(del[len(del)-1], &res); err != nil {
 		return res, err
+	}
+	if o.DryRun {
+		for _, f := range del {
+			res.Deleted = append(res.Deleted, f.Name)
+		}
+		return res, nil
 	}
 	return res, o.apply(files, del, &res)
 }
@@ -171,7 +180,6 @@ func (o *PruneOptions) plan(files []DayFile, holds []Hold, res *PruneResult) []D
 			continue
 		}
 		del = append(del, f)
-		res.Deleted = append(res.Deleted, f.Name)
 	}
 	return del
 }

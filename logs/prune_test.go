@@ -159,13 +159,18 @@ func TestPruneRefusesUnverified(t *testing.T) {
 		s[1] = strings.Replace(s[1], `"user.name":"u"`, `"user.name":"v"`, 1)
 		return s
 	})
-	_, err := l.prune(t, nil)
-	var ve *VerifyError
-	if !errors.As(err, &ve) || ve.File != dayNames(3)[0] || ve.Line != 2 {
-		t.Fatalf("Prune: %v, want a verification error at %s line 2", err, dayNames(3)[0])
-	}
-	if n := len(l.fileNames(t)); n != 10 {
-		t.Fatalf("%d files left, want 10", n)
+	for _, dryRun := range []bool{false, true} {
+		res, err := l.prune(t, func(o *PruneOptions) { o.DryRun = dryRun })
+		var ve *VerifyError
+		if !errors.As(err, &ve) || ve.File != dayNames(3)[0] || ve.Line != 2 {
+			t.Fatalf("Prune (dry run %v): %v, want a verification error at %s line 2", dryRun, err, dayNames(3)[0])
+		}
+		if len(res.Deleted) != 0 {
+			t.Errorf("Prune (dry run %v) refused, but its result says deleted %v", dryRun, res.Deleted)
+		}
+		if n := len(l.fileNames(t)); n != 10 {
+			t.Fatalf("%d files left, want 10", n)
+		}
 	}
 	res, err := l.prune(t, func(o *PruneOptions) { o.Force = true })
 	if err != nil || res.Unverified == nil || len(res.Deleted) != 6 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -33,7 +34,15 @@ type VerifyResult struct {
 	// file (a write in progress, or a tear that Open will cut); it is not
 	// verified.
 	Partial int64
+	// Empty reports a log with no day file whose checkpoint expects none:
+	// a writer has opened it and has not written a record yet.
+	Empty bool
 }
+
+// ErrNoDayFiles is Verify's error for a directory that has no day file
+// and no checkpoint saying that none is expected (a mistyped path, the
+// config directory): verifying nothing is no pass.
+var ErrNoDayFiles = errors.New("no usage-log day files")
 
 // VerifyError is the first problem Verify found: the file, the 1-based
 // line and what is wrong there.
@@ -91,9 +100,34 @@ func (v *verifier) load() error {
 			return err
 		}
 	}
-	v.files, err = DayFiles(v.o.Dir)
+	if _, err := os.Stat(v.o.Dir); err != nil {
+		return fmt.Errorf("usage log directory: %w", err)
+	}
+	if v.files, err = DayFiles(v.o.Dir); err != nil {
+		return err
+	}
 	v.ckptN = -1
-	return err
+	if len(v.files) == 0 {
+		return v.noFiles()
+	}
+	return nil
+}
+
+// noFiles returns ErrNoDayFiles unless the checkpoint expects no day
+// file: it exists and is empty, as a writer leaves it before its first
+// record. A checkpoint that names a file is compared as usual, and then
+// says that file is missing.
+func (v *verifier) noFiles() error {
+	if v.o.StateDir != "" {
+		if v.ckpt != nil {
+			return nil
+		}
+		if _, err := os.Stat(filepath.Join(v.o.StateDir, CheckpointFile)); err == nil {
+			v.res.Empty = true
+			return nil
+		}
+	}
+	return fmt.Errorf("%w in %s; is it the log directory?", ErrNoDayFiles, v.o.Dir)
 }
 
 func (v *verifier) walk() error {

@@ -3,6 +3,7 @@ package logs
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -178,12 +179,53 @@ func TestVerifyPartialLastLine(t *testing.T) {
 	}
 }
 
+// TestVerifyEmpty: a log with no day file passes only when its
+// checkpoint expects none (a writer opened it and wrote nothing); a
+// missing directory, or one with no day file and no such checkpoint (a
+// mistyped path), is an error naming it, not "0 records verified".
 func TestVerifyEmpty(t *testing.T) {
-	l := newTestLog(t)
-	res := l.mustVerify(t)
-	if res.Files != 0 || res.Records != 0 {
-		t.Errorf("Verify %+v", res)
+	t.Run("opened, nothing written", func(t *testing.T) {
+		l := newTestLog(t)
+		if err := l.open(t).Close(); err != nil {
+			t.Fatal(err)
+		}
+		if res := l.mustVerify(t); res.Files != 0 || res.Records != 0 || !res.Empty {
+			t.Errorf("Verify %+v, want an empty log", res)
+		}
+	})
+	t.Run("missing directory", func(t *testing.T) {
+		l := newTestLog(t)
+		_, err := Verify(l.verifyOptions())
+		if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), l.dir) {
+			t.Errorf("Verify = %v, want an error naming %s", err, l.dir)
+		}
+	})
+	for _, withState := range []bool{false, true} {
+		t.Run(fmt.Sprintf("no day files, state dir %v", withState), func(t *testing.T) {
+			l := newTestLog(t)
+			if err := os.MkdirAll(l.dir, 0o750); err != nil {
+				t.Fatal(err)
+			}
+			o := l.verifyOptions()
+			if !withState {
+				o.StateDir = ""
+			}
+			res, err := Verify(o)
+			if !errors.Is(err, ErrNoDayFiles) || !strings.Contains(err.Error(), l.dir) || res.Empty {
+				t.Errorf("Verify = %+v, %v; want ErrNoDayFiles naming %s", res, err, l.dir)
+			}
+		})
 	}
+	t.Run("checkpoint names a file", func(t *testing.T) {
+		l := newTestLog(t)
+		l.write(t, "a", 2)
+		remove(t, l.path(day1))
+		_, err := Verify(l.verifyOptions())
+		var ve *VerifyError
+		if !errors.As(err, &ve) || ve.File != DayFileName(day1) {
+			t.Errorf("Verify = %v, want the checkpoint's file missing", err)
+		}
+	})
 }
 
 func remove(t *testing.T, path string) {

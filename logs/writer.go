@@ -200,6 +200,30 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
+// InUse reports whether another process has the usage log of stateDir
+// open (Open would return ErrLocked). It opens the lock file read-only,
+// so that a user who may read but not write stateDir can ask, and holds
+// the lock only for the moment it takes to test it.
+func InUse(stateDir string) (bool, error) {
+	path := filepath.Join(stateDir, "logs.lock")
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil // no writer has ever opened it
+	}
+	if err != nil {
+		return false, fmt.Errorf("usage log lock: %w", err)
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	switch {
+	case errors.Is(err, syscall.EWOULDBLOCK):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("usage log lock %s: %w", path, err)
+	}
+	return false, nil // closing f releases the lock
+}
+
 // Log encodes r and queues it. It sets r.Time to now and r.Observer to
 // the writer's when empty, waits while the queue is full, and returns an
 // error when the writer is closed or cannot write (Healthy's error). It

@@ -291,6 +291,27 @@ func TestWriterLocked(t *testing.T) {
 	}
 }
 
+// TestInUse: InUse reports an open writer, and neither a log never
+// opened nor one closed; asking does not keep Open from taking the lock.
+func TestInUse(t *testing.T) {
+	l := newTestLog(t)
+	inUse := func(want bool) {
+		t.Helper()
+		if got, err := InUse(l.state); got != want || err != nil {
+			t.Errorf("InUse = %v, %v; want %v", got, err, want)
+		}
+	}
+	inUse(false)
+	w := l.open(t)
+	inUse(true)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	inUse(false)
+	l.open(t)
+	inUse(true)
+}
+
 // TestWriterDiskFailure makes the next day file impossible to create (a
 // directory sits at its path: that stops root too), checks that the
 // writer reports it and refuses new records, then removes the obstacle

@@ -19,16 +19,17 @@ func runCheck(e *env, args []string) int {
 	l, err := allowlist.Load(*cfgPath)
 	var errs, warns allowlist.Problems
 	if err == nil {
-		errs, warns = checkFiles(l.Config)
+		errs, warns = validate(l.Config)
 		warns = append(l.Warnings, warns...)
 	} else {
 		if errs = allowlist.AsProblems(err); len(errs) == 0 {
 			errs = allowlist.Problems{{File: *cfgPath, Msg: err.Error()}}
 		}
-		// The files the config names are checked too, as far as it
-		// could be decoded, so that one run lists every error.
+		// What serve refuses beyond the policy is checked too, as far
+		// as the config could be decoded, so that one run lists every
+		// error.
 		if cfg, _ := allowlist.DecodeConfig(*cfgPath); cfg != nil {
-			ferrs, _ := checkFiles(cfg)
+			ferrs, _ := validate(cfg)
 			errs = append(errs, ferrs...)
 		}
 	}

@@ -198,3 +198,49 @@ func TestCheckFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckRefusesWhatServeRefuses: a gateway file that serve refuses
+// (a feature this build lacks, a file it cannot read) fails check too,
+// with the line serve prints, so that ExecStartPre=smgate check stops what
+// serve would not start; a file serve starts with passes check.
+func TestCheckRefusesWhatServeRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edits []string
+		want  string // in the problem line; "" when serve starts
+	}{
+		{"transparent listener", []string{`transparent_listen = ""`, `transparent_listen = "127.0.0.1:13129"`},
+			`smgate.toml: proxy.transparent_listen: is set to "127.0.0.1:13129", but this build has no transparent mode; leave it empty`},
+		{"interception", []string{"enabled = false\nca_cert = \"\"\nca_key = \"\"", "enabled = true\nca_cert = \"ca.pem\"\nca_key = \"ca.key\""},
+			"smgate.toml: proxy.intercept.enabled: is true, but this build has no TLS interception; set it to false"},
+		{"token missing", []string{`token_file = "admin.token"`, `token_file = "missing.token"`}, "smgate.toml: admin.token_file: stat "},
+		{"starts", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := adminConfig(t, true)
+			editFile(t, path, tc.edits...)
+			code, out, errs := runCmd(t, "", "check", "--config", path)
+			if tc.want == "" {
+				if code != 0 {
+					t.Fatalf("check: exit %d\n%s%s", code, out, errs)
+				}
+				_, stop := runGateway(t, path)
+				stop()
+				return
+			}
+			var line string
+			for l := range strings.Lines(out) {
+				if strings.HasPrefix(l, "error: ") && strings.Contains(l, tc.want) {
+					line = strings.TrimSuffix(strings.TrimPrefix(l, "error: "), "\n")
+				}
+			}
+			if code != 1 || line == "" {
+				t.Fatalf("check: exit %d, want 1 with an error containing %q\n%s%s", code, tc.want, out, errs)
+			}
+			code, _, serveErrs := runCmd(t, "", "serve", "--config", path)
+			if code != 1 || !strings.Contains(serveErrs, line+"\n") {
+				t.Errorf("serve: exit %d, want 1 with check's line %q\n%s", code, line, serveErrs)
+			}
+		})
+	}
+}

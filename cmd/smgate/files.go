@@ -57,11 +57,12 @@ func checkFiles(cfg *allowlist.Config) (errs, warns allowlist.Problems) {
 	return errs, warns
 }
 
-// preflight checks the files serve reads (checkFiles) before anything is
-// bound or started, so that a gateway that cannot start says so before
-// it announces a listener. Warnings are logged.
+// preflight checks what serve refuses to start with beyond the policy
+// (validate, which smgate check runs too) before anything is bound or
+// started, so that a gateway that cannot start says so before it
+// announces a listener. Warnings are logged.
 func preflight(cfg *allowlist.Config, log zerolog.Logger) error {
-	errs, warns := checkFiles(cfg)
+	errs, warns := validate(cfg)
 	for _, w := range warns {
 		log.Warn().Str("key", w.Key).Str("problem", w.Msg).Msg("configuration warning")
 	}

@@ -288,3 +288,72 @@ func TestHoldHelp(t *testing.T) {
 		runOK(t, 0, tc.want, tc.args...)
 	}
 }
+
+// unreadableKey makes the file at path a directory, so that reading it as
+// the key fails for every user, root included (a 0000 mode stops only
+// others), as the key file fails for monitoring staff.
+func unreadableKey(t *testing.T, path string) {
+	t.Helper()
+	if err := os.RemoveAll(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLogsWithoutTheKey: a user who cannot read logs.hmac_key_file (the
+// monitoring staff) can list holds, search and report, which do not need
+// the key; verify, prune and a hold add that must write its own record
+// fail naming the key.
+func TestLogsWithoutTheKey(t *testing.T) {
+	le := newLogsEnv(t, `hmac_key_file = "hmac.key"`)
+	key := filepath.Join(filepath.Dir(le.config), "hmac.key")
+	if err := os.WriteFile(key, []byte("k3y-for-the-chain\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 0, []string{"hold case-1 added"}, "logs", "hold", "add", "--config", le.config, "--id", "case-1", "--reason", "FOIA", "--agency", "DCF")
+	unreadableKey(t, key)
+
+	le.expect(t, 0, []string{"case-1", "DCF", "FOIA"}, "logs", "hold", "list", "--config", le.config)
+	out := le.expect(t, 0, nil, "logs", "search", "--config", le.config, "--format", "json")
+	if !strings.Contains(out, `"smgate.target":"hold:case-1"`) {
+		t.Errorf("search without the key lacks the hold record:\n%s", out)
+	}
+	le.expect(t, 0, []string{"AGENCY"}, "report", "--config", le.config)
+	le.expect(t, 1, []string{"logs.hmac_key_file: ", "is a directory"}, "logs", "verify", "--config", le.config)
+	le.expect(t, 1, []string{"logs.hmac_key_file: ", "is a directory"}, "logs", "prune", "--config", le.config)
+	le.expect(t, 1, []string{"NOT RECORDED", "logs.hmac_key_file: "}, "logs", "hold", "add", "--config", le.config, "--id", "case-2", "--reason", "r")
+}
+
+// TestCLIHoldsWithoutTheKeyWhileGatewayRuns: while serve holds the usage
+// log, hold add and release go through the admin API, so a user who
+// cannot read the chain key but holds the admin token places and releases
+// holds; without the token they fail on the token, not on the key.
+func TestCLIHoldsWithoutTheKeyWhileGatewayRuns(t *testing.T) {
+	path := adminConfig(t, true)
+	key := filepath.Join(filepath.Dir(path), "hmac.key")
+	if err := os.WriteFile(key, []byte("k3y-for-the-chain\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editFile(t, path, `hmac_key_file = ""`, `hmac_key_file = "hmac.key"`)
+	g, _ := runGateway(t, path)
+	cli := cliConfig(t, path, g.ls.admin.Addr().String())
+	editFile(t, cli, `hmac_key_file = "hmac.key"`, `hmac_key_file = "unreadable.key"`)
+	unreadableKey(t, filepath.Join(filepath.Dir(path), "unreadable.key"))
+
+	runOK(t, 0, "hold k1 added", "logs", "hold", "add", "--id", "k1", "--reason", "FOIA", "--config", cli)
+	runOK(t, 0, "k1", "logs", "hold", "list", "--config", cli)
+	runOK(t, 0, "hold k1 released", "logs", "hold", "release", "k1", "--config", cli)
+
+	editFile(t, cli, `token_file = "admin.token"`, `token_file = "missing.token"`)
+	for _, args := range [][]string{
+		{"logs", "hold", "add", "--id", "k2", "--reason", "r", "--config", cli},
+		{"logs", "hold", "release", "k2", "--config", cli},
+	} {
+		c, out, errs := runCmd(t, "", args...)
+		if c != 1 || !strings.Contains(errs, "read the admin token") || strings.Contains(errs, "hmac_key_file") {
+			t.Errorf("smgate %s without the token = exit %d\n%s%s\nwant 1 naming the token, not the key", strings.Join(args, " "), c, out, errs)
+		}
+	}
+}

@@ -56,10 +56,11 @@ func runLogs(e *env, args []string) int {
 	return 2
 }
 
-// logsSetup is what the log commands take from the gateway config.
+// logsSetup is what the log commands take from the gateway config. The
+// chain key is read only by the commands that need it (key): monitoring
+// staff who may read holds.json but not the key can list holds.
 type logsSetup struct {
 	cfg *allowlist.Config
-	key []byte
 }
 
 func loadLogsSetup(path string) (*logsSetup, error) {
@@ -67,18 +68,26 @@ func loadLogsSetup(path string) (*logsSetup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	key, err := readHMACKey(cfg.Logs.HMACKeyFile)
-	if err != nil {
-		return nil, err
-	}
-	return &logsSetup{cfg: cfg, key: key}, nil
+	return &logsSetup{cfg: cfg}, nil
 }
 
+// key reads logs.hmac_key_file; nil when none is configured.
+func (s *logsSetup) key() ([]byte, error) { return readHMACKey(s.cfg.Logs.HMACKeyFile) }
+
 // openWriter opens the usage log for a command's own record. The gateway
-// holds the log while it runs.
+// holds the log while it runs: then the error wraps logs.ErrLocked,
+// whether or not this user can read the key, since the command then asks
+// the gateway, which needs no key here.
 func (s *logsSetup) openWriter(e *env) (*logs.Writer, error) {
+	key, err := s.key()
+	if err != nil {
+		if inUse, _ := logs.InUse(s.cfg.Gateway.DataDir); inUse {
+			return nil, fmt.Errorf("open usage log: %w", logs.ErrLocked)
+		}
+		return nil, err
+	}
 	w, err := logs.Open(logs.Options{Dir: s.cfg.Logs.Dir, StateDir: s.cfg.Gateway.DataDir,
-		Observer: s.cfg.Gateway.Name, HMACKey: s.key,
+		Observer: s.cfg.Gateway.Name, HMACKey: key,
 		Logger: zerolog.New(e.stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()})
 	if errors.Is(err, logs.ErrLocked) {
 		return nil, fmt.Errorf("%w (is smgate serve running? it prunes daily itself)", err)
@@ -156,6 +165,10 @@ func runLogsVerify(e *env, args []string) int {
 	if err != nil {
 		return logsExit(e, name, err)
 	}
+	if res.Empty {
+		fmt.Fprintf(e.stdout, "ok: no records yet: %s has no day files, and the checkpoint in %s expects none\n", o.Dir, o.StateDir)
+		return 0
+	}
 	fmt.Fprintf(e.stdout, "ok: %d day files, %d records verified in %s\nchain head %s\n",
 		res.Files, res.Records, o.Dir, res.Head)
 	if o.StateDir == "" {
@@ -177,7 +190,8 @@ func verifyOptions(fs *flag.FlagSet, config, dir, keyFile string) (logs.VerifyOp
 		if err != nil {
 			return logs.VerifyOptions{}, err
 		}
-		return logs.VerifyOptions{Dir: s.cfg.Logs.Dir, StateDir: s.cfg.Gateway.DataDir, HMACKey: s.key}, nil
+		key, err := s.key()
+		return logs.VerifyOptions{Dir: s.cfg.Logs.Dir, StateDir: s.cfg.Gateway.DataDir, HMACKey: key}, err
 	}
 	o := logs.VerifyOptions{Dir: dir}
 	if keyFile != "" {
@@ -194,8 +208,8 @@ func verifyOptions(fs *flag.FlagSet, config, dir, keyFile string) (logs.VerifyOp
 	if err != nil {
 		return o, err
 	}
-	o.HMACKey = s.key
-	return o, nil
+	o.HMACKey, err = s.key()
+	return o, err
 }
 
 func runLogsPrune(e *env, args []string) int {
@@ -215,7 +229,11 @@ func runLogsPrune(e *env, args []string) int {
 	if err != nil {
 		return logsExit(e, name, err)
 	}
-	o := logs.PruneOptions{Dir: s.cfg.Logs.Dir, StateDir: s.cfg.Gateway.DataDir, HMACKey: s.key,
+	key, err := s.key()
+	if err != nil {
+		return logsExit(e, name, err)
+	}
+	o := logs.PruneOptions{Dir: s.cfg.Logs.Dir, StateDir: s.cfg.Gateway.DataDir, HMACKey: key,
 		RetentionDays: s.cfg.Logs.RetentionDays, Force: *force, DryRun: *dryRun, By: *by}
 	if !*dryRun {
 		if o.Writer, err = s.openWriter(e); err != nil {
@@ -226,13 +244,18 @@ func runLogsPrune(e *env, args []string) int {
 	if o.Writer != nil {
 		err = errors.Join(err, o.Writer.Close())
 	}
-	printPrune(e.stdout, res, *dryRun)
+	if err == nil || len(res.Deleted) > 0 {
+		// A prune that stopped before deleting says so on stderr alone.
+		printPrune(e.stdout, res, *dryRun)
+	}
 	if err != nil {
 		return logsExit(e, name, err)
 	}
 	return 0
 }
 
+// printPrune prints what prune deleted (with dryRun, would delete) and
+// kept for holds.
 func printPrune(w io.Writer, res logs.PruneResult, dryRun bool) {
 	verb := "deleted"
 	if dryRun {

@@ -227,3 +227,61 @@ func TestLogsPrune(t *testing.T) {
 	}
 	le.expect(t, 0, []string{"ok: 3 day files"}, "logs", "verify", "--config", le.config)
 }
+
+// TestLogsPruneRefused: a prune that verification stops deletes nothing
+// and says only that: nothing on stdout claims a deletion, dry run or not.
+func TestLogsPruneRefused(t *testing.T) {
+	le := newLogsEnv(t, "retention_days = 3")
+	le.writeDays(t, 2, 9, 1, 0)
+	old := filepath.Join(le.dir, dayName(9))
+	b, err := os.ReadFile(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(old, bytes.Replace(b, []byte(`"event.id":"9-1"`), []byte(`"event.id":"9-X"`), 1), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"logs", "prune", "--config", le.config},
+		{"logs", "prune", "--config", le.config, "--dry-run"},
+	} {
+		code, out, errs := le.run(t, args...)
+		if code != 1 || out != "" || !strings.Contains(errs, "nothing deleted, the files to delete do not verify") {
+			t.Errorf("smgate %s = exit %d, stdout %q, stderr %q; want 1, nothing on stdout, the refusal on stderr",
+				strings.Join(args, " "), code, out, errs)
+		}
+		if _, err := os.Stat(old); err != nil {
+			t.Fatalf("after %s: %v", strings.Join(args, " "), err)
+		}
+	}
+	le.expect(t, 0, []string{"deleted 1 day files", dayName(9), "forced although verification failed"},
+		"logs", "prune", "--config", le.config, "--force")
+}
+
+// TestLogsVerifyNothingToVerify: a mistyped --dir, a directory without
+// day files (the config directory) or a config whose log was never
+// opened fails naming the directory; a log opened with nothing written
+// yet passes, saying so.
+func TestLogsVerifyNothingToVerify(t *testing.T) {
+	le := newLogsEnv(t, "")
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	configDir := filepath.Dir(le.config)
+	le.expect(t, 1, []string{"usage log directory", missing, "no such file or directory"}, "logs", "verify", "--dir", missing)
+	le.expect(t, 1, []string{"no usage-log day files in " + configDir + "; is it the log directory?"}, "logs", "verify", "--dir", configDir)
+	le.expect(t, 1, []string{"usage log directory", le.dir}, "logs", "verify", "--config", le.config)
+	w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 0, []string{"ok: no records yet: " + le.dir + " has no day files, and the checkpoint in " + le.data + " expects none"},
+		"logs", "verify", "--config", le.config)
+	le.expect(t, 1, []string{"no usage-log day files in " + le.dir}, "logs", "verify", "--dir", le.dir)
+	for _, args := range [][]string{{"--dir", missing}, {"--dir", configDir}} {
+		if code, out, _ := le.run(t, append([]string{"logs", "verify"}, args...)...); code != 1 || strings.Contains(out, "ok") {
+			t.Errorf("logs verify %s: exit %d, stdout %q", strings.Join(args, " "), code, out)
+		}
+	}
+}

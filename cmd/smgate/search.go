@@ -132,16 +132,28 @@ func (f *searchFlags) run(e *env, args []string, now time.Time) error {
 		}
 		return nil
 	})
+	if err != nil && n == 0 {
+		return err // nothing on stdout, not even a header
+	}
 	return errors.Join(out.flush(), err)
 }
 
-// warnUnknown warns on stderr about a --user, --agency, --platform or
+// warnUnknown warns on stderr about a --reason that is no reason code,
+// suggesting the nearest, and about a --user, --agency, --platform or
 // --account that the policy of --config does not know, suggesting the id
 // that differs only in case: the search is exact, and "TikTok" silently
 // matching nothing looks like no use of TikTok. Without --config (only
 // --dir) there is no policy to compare with, and a policy that does not
-// load leaves the search as it is.
+// load leaves the search as it is. (--action and --outcome are refused
+// outright: their values are few and fixed.)
 func (f *searchFlags) warnUnknown(e *env) {
+	if f.reason != "" && !slices.Contains(allowlist.Reasons, allowlist.Reason(f.reason)) {
+		hint := ""
+		if r, ok := nearestReason(f.reason); ok {
+			hint = fmt.Sprintf(" (did you mean %q?)", r)
+		}
+		fmt.Fprintf(e.stderr, "warning: no reason code %q%s\n", f.reason, hint)
+	}
 	if f.user == "" && f.agency == "" && f.platform == "" && f.account == "" {
 		return
 	}
@@ -172,6 +184,43 @@ func (f *searchFlags) warnUnknown(e *env) {
 	warn("agency", f.agency, "directory", len(p.Directory.Agencies), func(i int) string { return p.Directory.Agencies[i].ID })
 	warn("platform", f.platform, "catalogue", len(p.Catalogue.Platforms), func(i int) string { return p.Catalogue.Platforms[i].ID })
 	warn("account", f.account, "registry", len(p.Registry.Accounts), func(i int) string { return p.Registry.Accounts[i].ID })
+}
+
+// nearestReason returns the reason code nearest to v: the same but for
+// case, else the one within a few edits (a letter or a hyphen missed,
+// doubled or swapped), the closest first.
+func nearestReason(v string) (allowlist.Reason, bool) {
+	const maxEdits = 3
+	best, bestD := allowlist.Reason(""), maxEdits+1
+	for _, r := range allowlist.Reasons {
+		if strings.EqualFold(string(r), v) {
+			return r, true
+		}
+		if d := editDistance(strings.ToLower(v), string(r)); d < bestD {
+			best, bestD = r, d
+		}
+	}
+	return best, best != ""
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // query turns the flags into a Query.
@@ -254,7 +303,9 @@ func (f *logFlags) logDir() (string, error) {
 	return cfg.Logs.Dir, nil
 }
 
-// searchOutput prints the records Search yields.
+// searchOutput prints the records Search yields. A header goes out with
+// the first record, or with flush when there is none, so that a search
+// that fails before any record prints nothing.
 type searchOutput interface {
 	write(line []byte, r *logs.Record) error
 	flush() error
@@ -294,20 +345,26 @@ var searchCSVColumns = []string{
 }
 
 type searchCSV struct {
-	w   *csv.Writer
-	err error // of the header
-	row []string
+	w      *csv.Writer
+	header bool // written
+	row    []string
 }
 
 func newSearchCSV(w io.Writer) *searchCSV {
-	o := &searchCSV{w: csv.NewWriter(w)}
-	o.err = o.w.Write(searchCSVColumns)
-	return o
+	return &searchCSV{w: csv.NewWriter(w)}
+}
+
+func (o *searchCSV) writeHeader() error {
+	if o.header {
+		return nil
+	}
+	o.header = true
+	return o.w.Write(searchCSVColumns)
 }
 
 func (o *searchCSV) write(_ []byte, r *logs.Record) error {
-	if o.err != nil {
-		return o.err
+	if err := o.writeHeader(); err != nil {
+		return err
 	}
 	o.row = append(o.row[:0], utcStamp(r.Time, time.RFC3339Nano), r.ID, r.Action, r.Outcome, r.Reason,
 		r.User, r.Agency, sourceIP(r), r.Domain, r.Path, r.Platform, r.Account, r.Role, r.Mode,
@@ -319,8 +376,9 @@ func (o *searchCSV) write(_ []byte, r *logs.Record) error {
 }
 
 func (o *searchCSV) flush() error {
+	herr := o.writeHeader()
 	o.w.Flush()
-	return errors.Join(o.err, o.w.Error())
+	return errors.Join(herr, o.w.Error())
 }
 
 // csvSafe keeps a spreadsheet from running a value as a formula: user
@@ -363,17 +421,28 @@ func statusText(status int) string {
 // (an allowed request may have ended in a 502). For admin events USER
 // shows who acted (smgate.by) and URL what they acted on (smgate.target).
 type searchTable struct {
-	w    *tabwriter.Writer
-	rows int
+	w      *tabwriter.Writer
+	header bool // written
+	rows   int
 }
 
 func newSearchTable(w io.Writer) *searchTable {
-	o := &searchTable{w: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
-	fmt.Fprintln(o.w, "TIME\tID\tACTION\tOUTCOME\tSTATUS\tREASON\tUSER\tAGENCY\tPLATFORM\tACCOUNT\tURL")
-	return o
+	return &searchTable{w: tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)}
+}
+
+func (o *searchTable) writeHeader() error {
+	if o.header {
+		return nil
+	}
+	o.header = true
+	_, err := io.WriteString(o.w, "TIME\tID\tACTION\tOUTCOME\tSTATUS\tREASON\tUSER\tAGENCY\tPLATFORM\tACCOUNT\tURL\n")
+	return err
 }
 
 func (o *searchTable) write(_ []byte, r *logs.Record) error {
+	if err := o.writeHeader(); err != nil {
+		return err
+	}
 	user, url := r.User, r.Domain+r.Path
 	if user == "" {
 		user = r.By
@@ -395,7 +464,9 @@ func (o *searchTable) write(_ []byte, r *logs.Record) error {
 	return nil
 }
 
-func (o *searchTable) flush() error { return o.w.Flush() }
+func (o *searchTable) flush() error {
+	return errors.Join(o.writeHeader(), o.w.Flush())
+}
 
 // termSafe makes v safe for a terminal: "-" when empty, quoted with
 // escapes when it holds a control or other non-printing character (a

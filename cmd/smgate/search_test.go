@@ -256,6 +256,7 @@ func TestLogsSearchErrors(t *testing.T) {
 		{"negative limit", []string{"--dir", dir, "--limit", "-1"}, 2, []string{"--limit -1"}},
 		{"argument", []string{"--dir", dir, "jsmith"}, 2, []string{`unexpected argument "jsmith"`}},
 		{"missing directory", []string{"--dir", missing}, 1, []string{"read log directory", missing, "no such file or directory"}},
+		{"missing directory, csv", []string{"--dir", missing, "--format", "csv"}, 1, []string{"read log directory", missing}},
 		{"not a directory", []string{"--dir", filepath.Join(dir, "usage-2026-11-01.jsonl")}, 1, []string{"read log directory", "not a directory"}},
 		{"missing config", []string{"--config", filepath.Join(missing, "smgate.toml")}, 1, []string{"load config (or give the log directory with --dir)", "smgate.toml"}},
 	}
@@ -270,10 +271,22 @@ func TestLogsSearchErrors(t *testing.T) {
 					t.Errorf("stderr %q does not contain %q", errOut, w)
 				}
 			}
-			if tt.code == 2 && out != "" {
-				t.Errorf("usage error printed output: %q", out)
+			if out != "" {
+				t.Errorf("a search that failed before any record printed %q", out)
 			}
 		})
+	}
+}
+
+// TestLogsSearchNoMatch: a search that matches nothing prints the header
+// of a table or csv, and nothing as json.
+func TestLogsSearchNoMatch(t *testing.T) {
+	dir := searchLog(t)
+	for format, want := range map[string]string{"table": "TIME", "csv": "@timestamp", "json": ""} {
+		code, out, errOut := runSearch(t, "--dir", dir, "--user", "nobody", "--format", format)
+		if code != 0 || !strings.HasPrefix(out, want) || strings.Count(out, "\n") != min(len(want), 1) {
+			t.Errorf("--format %s matching nothing: exit %d, stdout %q, stderr %q; want only the header", format, code, out, errOut)
+		}
 	}
 }
 
@@ -359,7 +372,8 @@ func TestParseWhen(t *testing.T) {
 
 // TestLogsSearchWarnsUnknownFilter: a filter naming a platform, agency,
 // user or account the policy does not know gets a warning on stderr, with
-// the id that differs only in case; the search itself stays exact.
+// the id that differs only in case, and a --reason that is no reason code
+// one with the nearest code; the search itself stays exact.
 func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
 	dir := searchLog(t)
 	cfg := copyConfigs(t, "smgate.toml", `name = "gw-1"`, `name = "gw-1"`)
@@ -374,6 +388,10 @@ func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
 		{"agency in another case", []string{"--agency", "dot"}, `warning: no agency "dot" in the directory (did you mean "DOT"?)`, ""},
 		{"unknown account", []string{"--account", "nope"}, `warning: no account "nope" in the registry` + "\n", ""},
 		{"known platform", []string{"--platform", "facebook"}, "", "s1 s2"},
+		{"reason missing a hyphen", []string{"--reason", "blocked-nogrant"}, `warning: no reason code "blocked-nogrant" (did you mean "blocked-no-grant"?)`, ""},
+		{"reason in another case", []string{"--reason", "Blocked-No-Grant"}, `warning: no reason code "Blocked-No-Grant" (did you mean "blocked-no-grant"?)`, ""},
+		{"reason far from any", []string{"--reason", "denied"}, `warning: no reason code "denied"` + "\n", ""},
+		{"known reason", []string{"--reason", "blocked-no-grant"}, "", "s2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -392,5 +410,10 @@ func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
 	// Without --config there is no policy to compare with.
 	if code, _, errOut := runSearch(t, "--dir", dir, "--platform", "Facebook"); code != 0 || errOut != "" {
 		t.Errorf("--dir only: exit %d, stderr %q; want no warning", code, errOut)
+	}
+	// The reason codes are the build's own: no policy is needed.
+	if code, _, errOut := runSearch(t, "--dir", dir, "--reason", "blocked-outside-schedul"); code != 0 ||
+		!strings.Contains(errOut, `warning: no reason code "blocked-outside-schedul" (did you mean "blocked-outside-schedule"?)`) {
+		t.Errorf("--dir only, misspelt --reason: exit %d, stderr %q; want the warning", code, errOut)
 	}
 }

@@ -2,24 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/smgate/smgate/proxy"
 )
 
 // startProxy starts the forward proxy on ls.proxy. Returns nil, nil when
-// proxy.listen is empty.
+// proxy.listen is empty. What this build cannot serve (a transparent
+// listener, TLS interception) preflight has refused (unbuilt).
 func startProxy(g *gateway, ls *listeners) (frontDoor, error) {
-	if ls.transparent != nil {
-		// An open port that nobody serves would hang every client sent to
-		// it; refuse to start instead.
-		return nil, errors.New("proxy.transparent_listen is set, but this build has no transparent mode; leave it empty")
-	}
-	if g.cfg.Proxy.Intercept.Enabled {
-		// Account-level rules would silently fall back to platform level;
-		// an operator who asked for interception must know it is not there.
-		return nil, errors.New("proxy.intercept.enabled is true, but this build has no TLS interception; set it to false (account grants are then applied at platform level, see proxy.unverified_accounts)")
-	}
 	if ls.proxy == nil {
 		return nil, nil
 	}
