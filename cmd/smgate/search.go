@@ -342,6 +342,8 @@ var searchCSVColumns = []string{
 	// answered (an allowed request may still have ended in a 502) and, for
 	// admin events, who did what to what and why.
 	logs.KeyStatus, logs.KeyBy, logs.KeyTarget, logs.KeyMessage,
+	// "false" for a block that report mode did not enforce, else empty.
+	logs.KeyEnforced,
 }
 
 type searchCSV struct {
@@ -368,7 +370,7 @@ func (o *searchCSV) write(_ []byte, r *logs.Record) error {
 	}
 	o.row = append(o.row[:0], utcStamp(r.Time, time.RFC3339Nano), r.ID, r.Action, r.Outcome, r.Reason,
 		r.User, r.Agency, sourceIP(r), r.Domain, r.Path, r.Platform, r.Account, r.Role, r.Mode,
-		statusText(r.Status), r.By, r.Target, r.Message)
+		statusText(r.Status), r.By, r.Target, r.Message, enforcedText(r))
 	for i, v := range o.row {
 		o.row[i] = csvSafe(v)
 	}
@@ -379,6 +381,16 @@ func (o *searchCSV) flush() error {
 	herr := o.writeHeader()
 	o.w.Flush()
 	return errors.Join(herr, o.w.Error())
+}
+
+// enforcedText is the smgate.enforced column: "false" for a decision
+// that report mode did not enforce (the request went through), else
+// empty.
+func enforcedText(r *logs.Record) string {
+	if r.NotEnforced {
+		return "false"
+	}
+	return ""
 }
 
 // csvSafe keeps a spreadsheet from running a value as a formula: user
@@ -450,7 +462,11 @@ func (o *searchTable) write(_ []byte, r *logs.Record) error {
 	if url == "" {
 		url = r.Target
 	}
-	cells := []string{utcStamp(r.Time, "2006-01-02T15:04:05Z07:00"), r.ID, r.Action, r.Outcome, statusText(r.Status), r.Reason,
+	outcome := r.Outcome
+	if r.NotEnforced {
+		outcome += "(not-enforced)" // one word, for awk and cut
+	}
+	cells := []string{utcStamp(r.Time, "2006-01-02T15:04:05Z07:00"), r.ID, r.Action, outcome, statusText(r.Status), r.Reason,
 		user, r.Agency, r.Platform, r.Account, url}
 	for i, c := range cells {
 		cells[i] = termSafe(c)

@@ -48,7 +48,7 @@ func searchLog(t *testing.T) string {
 	ip := netip.MustParseAddr("10.1.2.3")
 	writeUsageLog(t, dir,
 		logs.Record{Time: searchDay.Add(8 * time.Hour), ID: "s1", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "www.facebook.com", Path: "/DCF", Platform: "facebook", Account: "fb-dcf", Role: "comms", Mode: "intercept", Status: 502},
-		logs.Record{Time: searchDay.Add(9 * time.Hour), ID: "s2", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-no-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "m.facebook.com", Platform: "facebook", Mode: "explicit"},
+		logs.Record{Time: searchDay.Add(9 * time.Hour), ID: "s2", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-no-grant", User: "jsmith", Agency: "DCF", SourceIP: ip, Domain: "m.facebook.com", Platform: "facebook", Mode: "explicit", NotEnforced: true},
 		logs.Record{Time: searchDay.Add(30 * time.Hour), ID: "s3", Action: logs.ActionConnect, Outcome: logs.OutcomeBlocked, Reason: "blocked-outside-schedule", User: "adoe", Agency: "DOT", Domain: "notfacebook.com", Mode: "explicit"},
 		logs.Record{Time: searchDay.Add(31 * time.Hour), ID: "s4", Action: logs.ActionSuspend, Outcome: logs.OutcomeSuccess, By: "admin", Target: "agency:DOT", Message: "audit"},
 		logs.Record{Time: searchDay.Add(50 * time.Hour), ID: "s5", Action: logs.ActionDNSQuery, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", User: "adoe", Agency: "DOT", Domain: "x.com", Platform: "x", Account: "x-dot", Mode: "dns"},
@@ -149,9 +149,9 @@ func TestLogsSearchCSV(t *testing.T) {
 	}
 	want := [][]string{
 		{"@timestamp", "event.id", "event.action", "event.outcome", "event.reason", "user.name", "organization.id", "source.ip", "url.domain", "url.path", "smgate.platform", "smgate.account", "smgate.role", "smgate.mode",
-			"http.response.status_code", "smgate.by", "smgate.target", "message"},
-		{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "allowed-grant", "jsmith", "DCF", "10.1.2.3", "www.facebook.com", "/DCF", "facebook", "fb-dcf", "comms", "intercept", "502", "", "", ""},
-		{"2026-11-01T09:00:00Z", "s2", "connect", "blocked", "blocked-no-grant", "jsmith", "DCF", "10.1.2.3", "m.facebook.com", "", "facebook", "", "", "explicit", "", "", "", ""},
+			"http.response.status_code", "smgate.by", "smgate.target", "message", "smgate.enforced"},
+		{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "allowed-grant", "jsmith", "DCF", "10.1.2.3", "www.facebook.com", "/DCF", "facebook", "fb-dcf", "comms", "intercept", "502", "", "", "", ""},
+		{"2026-11-01T09:00:00Z", "s2", "connect", "blocked", "blocked-no-grant", "jsmith", "DCF", "10.1.2.3", "m.facebook.com", "", "facebook", "", "", "explicit", "", "", "", "", "false"},
 	}
 	if !slices.EqualFunc(rows, want, slices.Equal) {
 		t.Errorf("csv =\n%q\nwant\n%q", rows, want)
@@ -204,6 +204,10 @@ func TestLogsSearchTable(t *testing.T) {
 	}
 	if f := strings.Fields(lines[1]); !slices.Equal(f, []string{"2026-11-01T08:00:00Z", "s1", "http_request", "allowed", "502", "allowed-grant", "jsmith", "DCF", "facebook", "fb-dcf", "www.facebook.com/DCF"}) {
 		t.Errorf("row 1 = %q", lines[1])
+	}
+	// A block that report mode let through says so.
+	if f := strings.Fields(lines[2]); f[1] != "s2" || f[3] != "blocked(not-enforced)" {
+		t.Errorf("row 2 = %q", lines[2])
 	}
 	// An admin event shows who acted and on what.
 	if f := strings.Fields(lines[4]); f[6] != "admin" || f[10] != "agency:DOT" || f[5] != "-" || f[4] != "-" {
