@@ -100,10 +100,13 @@ type Report struct {
 	Gateways     []string // observer.name of the records counted
 	First, Last  time.Time
 	Total        Counts
-	Groups       []Group        // most decisions first
-	Agencies     []AgencyBlocks // by agency id
-	Accounts     []AccountUsage // registry order: agency, then id
-	Expiring     []Expiry       // soonest first
+	// NotEnforced counts the blocks of Total that report mode let
+	// through (smgate.enforced false).
+	NotEnforced int
+	Groups      []Group        // most decisions first
+	Agencies    []AgencyBlocks // by agency id
+	Accounts    []AccountUsage // registry order: agency, then id
+	Expiring    []Expiry       // soonest first
 	// Problems are damaged lines left out of the counts, for the reader.
 	Problems []string
 }
@@ -141,6 +144,7 @@ func BuildReport(dir string, q Query, by string, accounts []AccountInfo, now tim
 type tally struct {
 	by          string
 	total       Counts
+	notEnforced int
 	first, last time.Time
 	gateways    map[string]bool
 	groups      map[string]*Counts
@@ -185,6 +189,9 @@ func (t *tally) add(_ []byte, r *Record) error {
 	}
 	g.Blocked++
 	t.total.Blocked++
+	if r.NotEnforced {
+		t.notEnforced++
+	}
 	t.blocked(r)
 	return nil
 }
@@ -244,7 +251,7 @@ func (t *tally) allowedThrough(r *Record) {
 // report turns the tally into a Report.
 func (t *tally) report(accounts []AccountInfo, now time.Time) *Report {
 	rep := &Report{
-		Total: t.total, First: t.first, Last: t.last,
+		Total: t.total, NotEnforced: t.notEnforced, First: t.first, Last: t.last,
 		Gateways: slices.Sorted(maps.Keys(t.gateways)),
 		Accounts: t.accountUsage(accounts),
 		Expiring: expiringApprovals(accounts, now),
@@ -377,13 +384,22 @@ func reportPercent(part, whole int) string {
 	return strconv.FormatFloat(100*float64(part)/float64(whole), 'f', 1, 64) + "%"
 }
 
+// notEnforcedNote says how many of the blocks report mode let through,
+// when any did: "" otherwise.
+func (r *Report) notEnforcedNote() string {
+	if r.NotEnforced == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", of which %d not enforced (report mode)", r.NotEnforced)
+}
+
 // WriteTable writes the report as aligned text tables.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	p := func(format string, args ...any) { fmt.Fprintf(tw, format, args...) }
-	p("%s\n\nPeriod:\t%s\nGateways:\t%s\nGenerated:\t%s\nDecisions:\t%d (%d allowed, %d blocked)\n",
+	p("%s\n\nPeriod:\t%s\nGateways:\t%s\nGenerated:\t%s\nDecisions:\t%d (%d allowed, %d blocked%s)\n",
 		r.Title(), r.Period(), printable(strings.Join(r.Gateways, ", ")), reportDateTime(r.Generated),
-		r.Total.Total(), r.Total.Allowed, r.Total.Blocked)
+		r.Total.Total(), r.Total.Allowed, r.Total.Blocked, r.notEnforcedNote())
 	for _, pr := range r.Problems {
 		p("Left out:\t%s\n", printable(pr))
 	}
@@ -470,6 +486,9 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	row(reportCSVHeader...)
 	n := strconv.Itoa
 	row("total", "", "", n(r.Total.Allowed), n(r.Total.Blocked))
+	if r.NotEnforced > 0 {
+		row("not_enforced", "", "", "", n(r.NotEnforced))
+	}
 	for _, g := range r.Groups {
 		row("by_"+r.By, "", g.Key, n(g.Allowed), n(g.Blocked))
 	}

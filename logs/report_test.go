@@ -199,7 +199,7 @@ func TestReportCSVGolden(t *testing.T) {
 	for _, r := range rows[1:] {
 		sections[r[0]]++
 	}
-	want := map[string]int{"total": 1, "by_user": 3, "blocked_user": 3, "block_reason": 5, "account": 6, "expiring": 3}
+	want := map[string]int{"total": 1, "not_enforced": 1, "by_user": 3, "blocked_user": 3, "block_reason": 5, "account": 6, "expiring": 3}
 	if !reflect.DeepEqual(sections, want) {
 		t.Errorf("sections = %v, want %v", sections, want)
 	}
@@ -242,5 +242,43 @@ func TestSpreadsheetSafe(t *testing.T) {
 		if got := spreadsheetSafe(in); got != want {
 			t.Errorf("spreadsheetSafe(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestReportCountsNotEnforced: blocks that report mode let through are
+// counted apart, in every format, so a rollout's report is not read as
+// traffic refused.
+func TestReportCountsNotEnforced(t *testing.T) {
+	dir := t.TempDir()
+	writeDayFiles(t, dir, []Record{
+		{Time: at(1, 9, 0), ID: "a", Action: ActionConnect, Outcome: OutcomeBlocked, Reason: "blocked-no-grant", Agency: "DCF", User: "jsmith", NotEnforced: true},
+		{Time: at(1, 9, 1), ID: "b", Action: ActionConnect, Outcome: OutcomeBlocked, Reason: "blocked-no-grant", Agency: "DCF", User: "jsmith"},
+		{Time: at(1, 9, 2), ID: "c", Action: ActionConnect, Outcome: OutcomeAllowed, Reason: "allowed-grant", Agency: "DCF", User: "jsmith"},
+	})
+	rep, err := BuildReport(dir, Query{}, ByAgency, nil, reportNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.NotEnforced != 1 || rep.Total != (Counts{1, 2}) {
+		t.Fatalf("total %v, not enforced %d", rep.Total, rep.NotEnforced)
+	}
+	var table, csvOut, html bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteCSV(&csvOut); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "3 (1 allowed, 2 blocked, of which 1 not enforced (report mode))") {
+		t.Errorf("table:\n%s", table.String())
+	}
+	if !strings.Contains(csvOut.String(), "\nnot_enforced,,,,1,") {
+		t.Errorf("csv:\n%s", csvOut.String())
+	}
+	if !strings.Contains(html.String(), "of which 1 not enforced (report mode)") {
+		t.Errorf("html does not count the blocks not enforced")
 	}
 }
