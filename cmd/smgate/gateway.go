@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -33,6 +34,10 @@ type gateway struct {
 	ops    *ops              // metrics, watcher, watchdog, shutdown flag; nil in tests of one front door
 	geo    *geoip.DB         // country and ASN databases; nil or empty when none is configured
 	dns    *dnsfilter.Server // the DNS filter, made by startFrontDoors; nil when dns.listen is empty
+	// reloaded is the state of the policy files as the last reload found
+	// them, whoever asked for it and whatever came of it (see
+	// watcher.tick); nil in tests that do not watch.
+	reloaded *atomic.Pointer[map[string]fileState]
 }
 
 // frontDoor is a started listener service.

@@ -11,7 +11,14 @@ import (
 // reload reloads the policy and records the attempt in the usage log. A
 // successful reload warns about edited keys that only a restart applies.
 func reload(g *gateway, by string) (*allowlist.Loaded, error) {
+	var files map[string]fileState
+	if g.reloaded != nil {
+		files = scanFiles(policyPaths(g)) // before the files are read: see watcher.tick
+	}
 	l, err := g.engine.Reload()
+	if g.reloaded != nil {
+		g.reloaded.Store(&files)
+	}
 	r := &logs.Record{Action: logs.ActionReload, Outcome: logs.OutcomeSuccess, By: by,
 		Message: fmt.Sprintf("policy generation %d", g.engine.Snapshot().Gen())}
 	if err != nil {

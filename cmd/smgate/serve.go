@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -99,7 +100,8 @@ func serveWith(ctx context.Context, cfgPath string, log zerolog.Logger, ready ch
 		return err
 	}
 	defer ls.closeAll()
-	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w, ls: ls, geo: geo}
+	g := &gateway{cfg: cfg, engine: engine, sink: w, log: log, reg: reg, addrs: addrmem.New(0), self: ls.addrs(), writer: w, ls: ls, geo: geo,
+		reloaded: new(atomic.Pointer[map[string]fileState])}
 	stopOps, err := startOps(ctx, g)
 	if err != nil {
 		return err

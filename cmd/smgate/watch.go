@@ -65,17 +65,36 @@ func (w *watcher) tick() {
 	if len(w.pending) == 0 {
 		return
 	}
-	w.g.log.Info().Strs("files", w.pending).Msg("policy files changed; reloading")
+	files := w.pending
 	w.pending = nil
+	if w.g.reloadedAsIs(cur) {
+		// A reload through the admin API or SIGHUP after the edit has
+		// read the files as they are now: another would come to the same
+		// and only log a second reload record.
+		return
+	}
+	w.g.log.Info().Strs("files", files).Msg("policy files changed; reloading")
 	if _, err := reload(w.g, watchBy); err == nil {
 		w.last = w.scan() // the reload may name other policy files
 	}
 }
 
-// paths returns the gateway file and the policy files of the config in
-// force.
-func (w *watcher) paths() []string {
-	cfg := w.g.engine.Config()
+func (w *watcher) scan() map[string]fileState { return scanFiles(policyPaths(w.g)) }
+
+// reloadedAsIs reports whether the last reload read the policy files in
+// the state cur.
+func (g *gateway) reloadedAsIs(cur map[string]fileState) bool {
+	if g.reloaded == nil {
+		return false
+	}
+	r := g.reloaded.Load()
+	return r != nil && len(changedFiles(*r, cur)) == 0
+}
+
+// policyPaths returns the gateway file and the policy files of the config
+// in force.
+func policyPaths(g *gateway) []string {
+	cfg := g.engine.Config()
 	var out []string
 	for _, p := range []string{cfg.Path, cfg.Policy.Platforms, cfg.Policy.Registry, cfg.Policy.Directory} {
 		if p != "" {
@@ -85,9 +104,10 @@ func (w *watcher) paths() []string {
 	return out
 }
 
-func (w *watcher) scan() map[string]fileState {
+// scanFiles returns the state of each of paths.
+func scanFiles(paths []string) map[string]fileState {
 	out := map[string]fileState{}
-	for _, p := range w.paths() {
+	for _, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
 			fi = nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +93,33 @@ func TestWatcherDebounces(t *testing.T) {
 	}
 	if len(outcomes) != 2 || outcomes[0] != logs.OutcomeSuccess || outcomes[1] != logs.OutcomeFailure {
 		t.Errorf("reload records: %v, want success then failure", outcomes)
+	}
+}
+
+// TestWatcherSkipsWhatAReloadRead: an edit that an operator then reloads
+// through the admin API (or SIGHUP) is not reloaded again by the watcher,
+// which would log a second reload record; an edit after that one is.
+func TestWatcherSkipsWhatAReloadRead(t *testing.T) {
+	g, sink, dir := engineGateway(t)
+	g.reloaded = new(atomic.Pointer[map[string]fileState])
+	w := newWatcher(g, time.Hour)
+	path := filepath.Join(dir, "directory.toml")
+	editFile(t, path, `accounts = ["dot-youtube", "dot-facebook"]`, `accounts = ["dot-youtube", "dot-facebook"]`+"\nplatforms = [\"instagram\"]")
+	w.tick() // sees the change
+	if _, err := reload(g, "admin api"); err != nil {
+		t.Fatal(err)
+	}
+	w.tick() // quiet since: the files are as the reload read them
+	w.tick()
+	if n := len(sink.records()); n != 1 {
+		t.Fatalf("%d reload records, want the operator's alone: %+v", n, sink.records())
+	}
+	editFile(t, path, `platforms = ["instagram"]`, `platforms = ["instagram", "x"]`)
+	w.tick()
+	w.tick()
+	recs := sink.records()
+	if len(recs) != 2 || recs[1].By != watchBy || recs[1].Outcome != logs.OutcomeSuccess {
+		t.Errorf("reload records after a later edit: %+v", recs)
 	}
 }
 
