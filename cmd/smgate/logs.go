@@ -222,7 +222,7 @@ func runLogsPrune(e *env, args []string) int {
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
-	if err := noArgs(fs); err != nil {
+	if err := errors.Join(noArgs(fs), required("by", *by)); err != nil {
 		return logsExit(e, name, err)
 	}
 	s, err := loadLogsSetup(*config)
@@ -338,7 +338,7 @@ func runHoldAdd(e *env, args []string) int {
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
 	}
-	err := errors.Join(noArgs(fs), required("id", h.ID), required("reason", h.Reason))
+	err := errors.Join(noArgs(fs), required("id", h.ID), required("reason", h.Reason), required("by", h.CreatedBy))
 	if err == nil {
 		h.From, err = parseDay("from", *from)
 	}
@@ -656,6 +656,9 @@ func runHoldRelease(e *env, args []string) int {
 	}
 	if id == "" {
 		return logsExit(e, name, logsUsagef("give the id of the hold to release"))
+	}
+	if err := required("by", *by); err != nil {
+		return logsExit(e, name, err)
 	}
 	s, err := loadLogsSetup(*config)
 	if err != nil {

@@ -86,6 +86,12 @@ func parseSuspension(e *env, verb string, args []string) (suspensionArgs, int) {
 		fmt.Fprintf(e.stderr, "smgate suspend: --reason is required (it goes to the usage log)\n")
 		return a, exitUsage
 	}
+	if strings.TrimSpace(a.by) == "" {
+		// Left empty, the record would name the admin API rather than a
+		// person: who ordered it is the point of the record.
+		fmt.Fprintf(e.stderr, "smgate %s: --by is empty; name who orders it (it goes to the usage log)\n", verb)
+		return a, exitUsage
+	}
 	return a, -1
 }
 

@@ -110,6 +110,7 @@ func TestCLIErrors(t *testing.T) {
 		{"two targets", []string{"suspend", "DOT", "--platform", "youtube", "--reason", "x", "--config", cli}, 2, "only one"},
 		{"two agencies", []string{"suspend", "DOT", "DCF", "--reason", "x", "--config", cli}, 2, "one agency at a time"},
 		{"no reason", []string{"suspend", "DOT", "--config", cli}, 2, "--reason is required"},
+		{"empty by", []string{"suspend", "DOT", "--reason", "x", "--by", " ", "--config", cli}, 2, "--by is empty; name who orders it"},
 		{"bad flag", []string{"reinstate", "DOT", "--reason", "x", "--config", cli}, 2, "flag provided but not defined"},
 		{"gateway down", []string{"suspend", "DOT", "--reason", "x", "--config", down}, 1, "cannot reach the admin API at http://" + closed + ": is smgate serve running?"},
 		{"wrong token", []string{"suspend", "DOT", "--reason", "x", "--config", wrongTok}, 1, "refused the token in " + tokPath},
