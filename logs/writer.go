@@ -547,13 +547,22 @@ func (w *Writer) writeSegment(p []item, day int) error {
 	return nil
 }
 
+// pathErr returns err naming the operation op on the file name, once: an
+// *fs.PathError from the os package already does.
+func pathErr(op, name string, err error) error {
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", op, name, err)
+}
+
 func (w *Writer) writeSync(buf []byte) error {
 	start := time.Now()
 	if _, err := w.st.file.Write(buf); err != nil {
-		return fmt.Errorf("write %s: %w", w.st.file.Name(), err)
+		return pathErr("write", w.st.file.Name(), err)
 	}
 	if err := w.sync(w.st.file); err != nil {
-		return fmt.Errorf("fsync %s: %w", w.st.file.Name(), err)
+		return pathErr("fsync", w.st.file.Name(), err)
 	}
 	w.m.fsync.Observe(time.Since(start).Seconds())
 	w.m.batches.Inc()
@@ -614,7 +623,7 @@ func (w *Writer) adopt(f *os.File, day int) error {
 	st := &w.st
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", f.Name(), err)
+		return pathErr("stat", f.Name(), err)
 	}
 	if st.day != day { // a new day: make its directory entry durable
 		if err := atomicfile.SyncDir(w.o.Dir); err != nil {

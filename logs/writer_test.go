@@ -517,6 +517,8 @@ func TestWriterDiskFull(t *testing.T) {
 	}
 	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("Flush on a full disk: %v", err)
+	} else if n := strings.Count(err.Error(), l.path(day1)); n != 1 {
+		t.Errorf("the error names the file %d times: %v", n, err)
 	}
 	if err := w.Log(&Record{ID: "refused"}); err == nil {
 		t.Error("Log accepted a record on a full disk")
