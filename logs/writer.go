@@ -49,6 +49,8 @@ type Options struct {
 	// checkpoint (fewer records, another chain value, a missing file); a
 	// repair record then says what was found. When false, Open fails.
 	AcceptTamperedTail bool
+	// AcceptedBy is who accepted it (smgate.by of the repair records).
+	AcceptedBy string
 	// HeadEvery is how many records pass between two log lines of the
 	// chain head; 0 means 100000.
 	HeadEvery int64
@@ -171,7 +173,7 @@ func Open(o Options) (*Writer, error) {
 func (w *Writer) logRepairs(msgs []repair) error {
 	for _, m := range msgs {
 		w.o.Logger.Error().Str(fieldFile, m.file).Msg(m.msg)
-		r := &Record{Action: ActionRepair, Outcome: OutcomeSuccess, Message: m.msg, Target: "file:" + m.file}
+		r := &Record{Action: ActionRepair, Outcome: OutcomeSuccess, Message: m.msg, Target: "file:" + m.file, By: w.o.AcceptedBy}
 		if err := w.Log(r); err != nil {
 			return err
 		}

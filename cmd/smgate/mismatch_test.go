@@ -69,6 +69,9 @@ func TestServeLogMismatch(t *testing.T) {
 	err = logs.Search(dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
 		if r.Action == logs.ActionRepair {
 			repairs = append(repairs, r.Message)
+			if r.By != whoami() || r.By == "" {
+				t.Errorf("repair record by %q, want who started serve (%q)", r.By, whoami())
+			}
 		}
 		return nil
 	})

@@ -208,7 +208,7 @@ func openUsageLog(cfg *allowlist.Config, log zerolog.Logger, reg prometheus.Regi
 	w, err := logs.Open(logs.Options{
 		Dir: cfg.Logs.Dir, StateDir: cfg.Gateway.DataDir, Observer: cfg.Gateway.Name,
 		HMACKey: key, QueueSize: cfg.Logs.QueueSize, Logger: log, Registerer: reg,
-		AcceptTamperedTail: acceptMismatch,
+		AcceptTamperedTail: acceptMismatch, AcceptedBy: whoami(),
 	})
 	var ve *logs.VerifyError
 	if errors.As(err, &ve) {
