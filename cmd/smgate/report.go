@@ -60,6 +60,9 @@ func (f *reportFlags) run(e *env, args []string, now time.Time) error {
 		return logsUsagef("unexpected argument %q", args[0])
 	}
 	q := logs.Query{Agency: f.agency, Platform: f.platform}
+	// The same warnings as search's: an id in the wrong case counts
+	// nothing and reads as no use.
+	(&searchFlags{logFlags: f.logFlags, agency: f.agency, platform: f.platform, configSet: f.configSet}).warnUnknown(e)
 	var err error
 	if q.Since, q.Until, err = f.period(now); err != nil {
 		return err

@@ -210,3 +210,23 @@ func TestReportErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestReportWarnsUnknownFilter: report warns as search does about an
+// --agency or --platform that the policy does not know.
+func TestReportWarnsUnknownFilter(t *testing.T) {
+	dir := t.TempDir()
+	cfg := reportPolicy(t, dir)
+	reportLog(t, filepath.Join(dir, "var", "logs"))
+	code, _, errOut := runReportCmd(t, "report", "--config", cfg, "--agency", "dcf", "--platform", "Facebook")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{`warning: no agency "dcf" in the directory (did you mean "DCF"?)`, `warning: no platform "Facebook" in the catalogue (did you mean "facebook"?)`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr %q, want %q", errOut, want)
+		}
+	}
+	if code, _, errOut := runReportCmd(t, "report", "--config", cfg, "--agency", "DCF"); code != 0 || errOut != "" {
+		t.Errorf("known agency: exit %d, stderr %q", code, errOut)
+	}
+}
