@@ -21,6 +21,7 @@ type flow struct {
 	d      allowlist.Decision
 	record bool // a usage record is written for this flow
 	retry  time.Duration
+	snap   *allowlist.Snapshot // the policy it was decided on, for recheck
 
 	// Set once the flow goes upstream.
 	dest      netip.AddrPort

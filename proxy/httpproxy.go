@@ -98,6 +98,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	r.URL.Host = hostPort(name, r.URL.Port())
 	r.Host = "" // the Host upstream is the host decided on
 	dropUpgrade(r.Header)
+	f.snap = snap
 	ctx.UserData = f
 	ctx.RoundTripper = goproxy.RoundTripperFunc(s.roundTrip)
 	return r, nil
@@ -187,6 +188,7 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 		ctxUp, cancel = context.WithCancel(ctxUp)
 		f.setCut(cancel)
 		s.tracker.add(f)
+		s.recheck(f, f.snap) // a swap since the decision missed the flow
 	}
 	if ctxUp != req.Context() {
 		req = req.WithContext(ctxUp) // one shallow copy of the request for both
@@ -201,6 +203,9 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 	if err != nil {
 		if track {
 			s.tracker.done(f)
+		}
+		if by := f.cutReason(); by != "" {
+			return s.cutPage(f, req, by), nil
 		}
 		return s.upstreamFailed(f, req, err), nil
 	}
@@ -350,6 +355,16 @@ func (b *upgradedBody) Close() error {
 		}
 	})
 	return b.err
+}
+
+// cutPage records a request that the policy cut before its answer came
+// (a suspension, a reload, the end of a schedule) and returns the block
+// page of the reason.
+func (s *Server) cutPage(f *flow, req *http.Request, by allowlist.Reason) *http.Response {
+	f.d = blockNow(f.d, by)
+	f.status = http.StatusForbidden
+	_ = s.logFlow(f)
+	return s.decisionPage(f, s.engine.Snapshot(), http.StatusForbidden).response(req, wantsHTML(req.Header.Get("Accept")))
 }
 
 // upstreamFailed records a request whose upstream could not be reached and

@@ -45,7 +45,7 @@ func (s *Server) wentIdle(lc *limitConn) {
 	stale := lc.hasLast && lc.snap != snap
 	lc.pmu.Unlock()
 	if stale {
-		s.recheckConn(lc, snap)
+		s.recheckConn(lc, snap, false)
 	}
 }
 
@@ -85,8 +85,9 @@ func (s *Server) forgetConn(lc *limitConn) {
 }
 
 // recheckIdleConns re-decides the last request of every idle keep-alive
-// connection on snap and closes those it now blocks.
-func (s *Server) recheckIdleConns(snap *allowlist.Snapshot) {
+// connection on snap and closes those it now blocks; without always, a
+// connection already re-decided on snap is left alone.
+func (s *Server) recheckIdleConns(snap *allowlist.Snapshot, always bool) {
 	s.connsMu.Lock()
 	list := make([]*limitConn, 0, len(s.conns))
 	for lc := range s.conns {
@@ -94,16 +95,16 @@ func (s *Server) recheckIdleConns(snap *allowlist.Snapshot) {
 	}
 	s.connsMu.Unlock()
 	for _, lc := range list {
-		s.recheckConn(lc, snap)
+		s.recheckConn(lc, snap, always)
 	}
 }
 
 // recheckConn re-decides the last request of lc on snap when lc is idle,
 // and closes lc when snap blocks it. A busy connection is left to
 // wentIdle.
-func (s *Server) recheckConn(lc *limitConn, snap *allowlist.Snapshot) {
+func (s *Server) recheckConn(lc *limitConn, snap *allowlist.Snapshot, always bool) {
 	lc.pmu.Lock()
-	if !lc.idle || !lc.hasLast || lc.gone || lc.snap == snap {
+	if !lc.idle || !lc.hasLast || lc.gone || lc.snap == snap && !always {
 		lc.pmu.Unlock()
 		return
 	}

@@ -57,6 +57,11 @@ type Server struct {
 	denyMu sync.Mutex
 	deny   []allowlist.Prefix // deny list of the last snapshot seen by onSwap
 
+	// The minute clock (onMinute) starts with the first Serve and stops
+	// at Shutdown.
+	clockOnce, stopOnce sync.Once
+	stopClock           chan struct{}
+
 	// testHook, when set, runs at the start of every request (tests use it
 	// to panic).
 	testHook func(*http.Request)
@@ -77,7 +82,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		engine: o.Engine, sink: o.Sink, log: o.Logger, m: m, addrs: o.Addrs,
 		self: newSelfSet(o.Self), now: o.Now, resolver: o.Resolver, asn: o.ASN, country: o.Country,
-		auth: newAuthenticator(runtime.GOMAXPROCS(0)), ids: newIDSource(), tracker: newTracker(),
+		auth: newAuthenticator(runtime.GOMAXPROCS(0)), ids: newIDSource(), tracker: newTracker(), stopClock: make(chan struct{}),
 		resolveTimeout: cfg.Resolver.Timeout.Duration, dialTimeout: cfg.Proxy.DialTimeout.Duration,
 		maxConns: int64(cfg.Proxy.MaxConns), deny: cfg.Proxy.DenyDestinations,
 		conns: map[*limitConn]struct{}{},
@@ -118,6 +123,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.self.add(ap)
 	}
 	s.log.Info().Str("addr", ln.Addr().String()).Msg("proxy listening")
+	s.clockOnce.Do(func() { go s.onMinute(s.stopClock) })
 	err := s.srv.Serve(&limitListener{Listener: ln, s: s})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -130,6 +136,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // handed to the sink before Shutdown returns. It returns ctx's error when
 // it had to close connections.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() { close(s.stopClock) })
 	done := make(chan error, 1)
 	go func() { done <- s.srv.Shutdown(ctx) }()
 	tunnelsErr := s.tracker.wait(ctx)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/smgate/smgate/allowlist"
 )
@@ -82,6 +83,21 @@ func (t *tracker) cutAll() {
 // returns, and the idle keep-alive connections whose last request it now
 // blocks. A changed deny list also drops idle upstream connections.
 func (s *Server) onSwap(snap *allowlist.Snapshot) {
+	s.redecideOpen(snap, false)
+	deny := snap.Config().Proxy.DenyDestinations
+	s.denyMu.Lock()
+	changed := !sameDeny(s.deny, deny)
+	s.deny = deny
+	s.denyMu.Unlock()
+	if changed {
+		s.tr.CloseIdleConnections()
+	}
+}
+
+// redecideOpen re-decides every open flow and idle keep-alive connection
+// on snap, now, and closes those it blocks. Without always, an idle
+// connection already re-decided on snap is left alone.
+func (s *Server) redecideOpen(snap *allowlist.Snapshot, always bool) {
 	now := s.now()
 	for _, f := range s.tracker.list() {
 		r := f.req
@@ -91,13 +107,24 @@ func (s *Server) onSwap(snap *allowlist.Snapshot) {
 			f.cutFor(d.Reason)
 		}
 	}
-	s.recheckIdleConns(snap)
-	deny := snap.Config().Proxy.DenyDestinations
-	s.denyMu.Lock()
-	changed := !sameDeny(s.deny, deny)
-	s.deny = deny
-	s.denyMu.Unlock()
-	if changed {
-		s.tr.CloseIdleConnections()
+	s.recheckIdleConns(snap, always)
+}
+
+// onMinute re-decides what is open at each minute of the clock: schedule
+// windows open and close on the minute (HH:MM in the gateway's time zone)
+// and approvals expire at midnight, so a tunnel granted until 17:00 is
+// closed at 17:00, not when its client leaves. The clock of the timer is
+// the wall clock; decisions use s.now.
+func (s *Server) onMinute(stop <-chan struct{}) {
+	for {
+		now := time.Now()
+		t := time.NewTimer(now.Truncate(time.Minute).Add(time.Minute + 50*time.Millisecond).Sub(now))
+		select {
+		case <-stop:
+			t.Stop()
+			return
+		case <-t.C:
+			s.redecideOpen(s.engine.Snapshot(), true)
+		}
 	}
 }
