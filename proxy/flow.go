@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smgate/smgate/allowlist"
@@ -22,6 +23,8 @@ type flow struct {
 	record bool // a usage record is written for this flow
 	retry  time.Duration
 	snap   *allowlist.Snapshot // the policy it was decided on, for recheck
+	// expired is set when a tunnel is closed at the tunnel lifetime.
+	expired atomic.Bool
 
 	// Set once the flow goes upstream.
 	dest      netip.AddrPort
@@ -64,6 +67,9 @@ func (f *flow) toRecord(end time.Time) *logs.Record {
 	}
 	if by := f.cutReason(); by != "" {
 		r.Message = "closed by policy change: " + string(by)
+	}
+	if f.expired.Load() {
+		r.Message = "closed at the gateway's tunnel lifetime"
 	}
 	return r
 }

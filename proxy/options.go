@@ -55,6 +55,11 @@ type Options struct {
 	// in absolute form; nil means the system roots. Certificates are
 	// always verified.
 	UpstreamTLS *tls.Config
+	// TunnelLifetime closes a CONNECT tunnel that has been open this long;
+	// 0 means 23 hours. A tunnel's record is stamped when it opens and
+	// written when it closes, and logs.Search reads one day past a period
+	// for such late records: under a day, none is missed.
+	TunnelLifetime time.Duration
 }
 
 // Defaults of the limits that the configuration does not set.
@@ -64,6 +69,7 @@ const (
 	maxIdle          = 4096
 	upstreamIdle     = 90 * time.Second
 	defaultIdle      = 120 * time.Second // proxy.idle_timeout when unset
+	tunnelLifetime   = 23 * time.Hour
 	tlsHandshake     = 10 * time.Second
 	rememberTTL      = 5 * time.Minute
 	authCacheSize    = 10000

@@ -40,6 +40,7 @@ type Server struct {
 
 	resolveTimeout time.Duration
 	dialTimeout    time.Duration
+	tunnelLife     time.Duration
 	maxConns       int64
 	open           atomic.Int64 // client connections open
 	rejecting      atomic.Int64 // connections being answered 503
@@ -92,6 +93,9 @@ func New(o Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.tunnelLife = o.TunnelLifetime; s.tunnelLife <= 0 {
+		s.tunnelLife = tunnelLifetime
 	}
 	if s.resolver == nil {
 		s.resolver = newResolver(cfg.Resolver)

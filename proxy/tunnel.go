@@ -41,6 +41,8 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 		_ = s.logFlow(f)
 	}()
 	s.recheck(f, snap)
+	life := time.AfterFunc(s.tunnelLife, func() { f.expired.Store(true); closeBoth() })
+	defer life.Stop()
 	_ = client.SetDeadline(time.Time{})
 	if _, err := client.Write(s.connectReply(f)); err != nil {
 		return

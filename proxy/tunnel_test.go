@@ -458,3 +458,23 @@ func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
 		t.Errorf("got %d of %d bytes: %v", len(got), chunks, err)
 	}
 }
+
+// TestTunnelLifetime: a tunnel open for the tunnel lifetime is closed,
+// and its record (stamped when it opened) is written then and says why,
+// so that no record is filed more than a day after its time.
+func TestTunnelLifetime(t *testing.T) {
+	e := newEnv(t, envConfig{mutate: func(o *Options) { o.TunnelLifetime = 200 * time.Millisecond }})
+	resp, _, c, _ := e.raw("", e.request(wireCase{user: "bjones", pass: "hunter2", method: "CONNECT", target: "facebook.com:{T}"}))
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %d", resp.StatusCode)
+	}
+	defer c.Close()
+	r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+	if r.Message != "closed at the gateway's tunnel lifetime" || r.Status != 200 {
+		t.Errorf("record %+v", r)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("tunnel open after its lifetime")
+	}
+}
