@@ -99,8 +99,11 @@ func jsString(s string) string {
 	return string(b)
 }
 
+// pacCommentRune drops from a comment what would end it: every control
+// character and JavaScript's other line terminators, U+2028 and U+2029. A
+// PAC file that does not parse sends browsers DIRECT, past the proxy.
 func pacCommentRune(r rune) rune {
-	if r < ' ' || r == 0x7f {
+	if r < ' ' || r == 0x7f || r == '\u2028' || r == '\u2029' {
 		return -1
 	}
 	return r

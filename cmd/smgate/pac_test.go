@@ -61,6 +61,20 @@ func TestPacCommand(t *testing.T) {
 	}
 }
 
+// TestPacGatewayNameCannotBreakIt: a gateway name with JavaScript line
+// terminators stays inside the PAC file's comment; a file that does not
+// parse would send browsers DIRECT.
+func TestPacGatewayNameCannotBreakIt(t *testing.T) {
+	cfg := copyConfigs(t, "smgate.toml", `name = "gw-1"`, `name = "gw-1\u2028x = ;\u2029y = ;\nz = ;"`)
+	code, out, errs := runCmd(t, "", "pac", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("pac: exit %d: %s", code, errs)
+	}
+	if got := pacRoutes(t, out, "www.facebook.com"); len(got) != 1 || got[0] != "PROXY 127.0.0.1:3128" {
+		t.Errorf("PAC with a hostile gateway name routes facebook as %v", got)
+	}
+}
+
 func TestPacErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
