@@ -118,8 +118,14 @@ func (h Hold) Validate() error {
 		return fmt.Errorf("hold id is longer than %d bytes", maxHoldIDLen)
 	case strings.ContainsFunc(h.ID, func(r rune) bool { return r == '/' || unicode.IsControl(r) }):
 		return fmt.Errorf("hold id %q: no slash or control character", h.ID)
+	case h.ID == "." || h.ID == "..":
+		return fmt.Errorf("hold id %q: a path element, not an id", h.ID)
 	case strings.TrimSpace(h.Reason) == "":
 		return fmt.Errorf("hold %s needs a reason", h.ID)
+	case strings.ContainsFunc(h.Reason, unicode.IsControl):
+		return fmt.Errorf("hold %s: the reason holds a control character (a newline, an escape); write it on one line", h.ID)
+	case strings.ContainsFunc(h.CreatedBy, unicode.IsControl):
+		return fmt.Errorf("hold %s: by %q holds a control character", h.ID, h.CreatedBy)
 	case !h.From.IsZero() && !h.To.IsZero() && h.To.Before(h.From):
 		return fmt.Errorf("hold %s: from %s is after to %s", h.ID,
 			h.From.Format(dayLayout), h.To.Format(dayLayout))

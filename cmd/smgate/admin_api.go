@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/logs"
@@ -138,6 +139,9 @@ func (a *admin) suspend(w http.ResponseWriter, r *http.Request) {
 		return
 	case len(req.Reason) > maxReasonLen:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"reason" is longer than %d bytes`, maxReasonLen))
+		return
+	case hasControl(req.Reason):
+		writeError(w, http.StatusBadRequest, `"reason" holds a control character (a newline, an escape): write it on one line`)
 		return
 	}
 	s, err := a.g.engine.Suspend(sc, id, req.Reason, orDefault(req.By, defaultAPIBy))
@@ -273,14 +277,25 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, required bool) 
 	return false
 }
 
-// validBy answers 400 and returns false when by is too long.
+// validBy answers 400 and returns false when by is too long or holds a
+// control character.
 func validBy(w http.ResponseWriter, by string) bool {
-	if len(by) > maxByLen {
+	switch {
+	case len(by) > maxByLen:
 		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"by" is longer than %d bytes`, maxByLen))
+		return false
+	case hasControl(by):
+		writeError(w, http.StatusBadRequest, `"by" holds a control character (a newline, an escape): give a plain name`)
 		return false
 	}
 	return true
 }
+
+// hasControl reports whether v holds a control character. Reasons and
+// names go to the usage log, which escapes them, but also to operators'
+// terminals (the CLI's answers, hold lists), where a newline forges a line
+// and an escape sequence rewrites the screen: they are refused.
+func hasControl(v string) bool { return strings.ContainsFunc(v, unicode.IsControl) }
 
 // problemList returns the problems of err, or err itself, as strings.
 func problemList(err error) []string {
