@@ -247,16 +247,7 @@ func appendHost(out []string, name string) []string {
 // off the chain; one would count as owned by the chain's last name.
 func addrsOf(m *dns.Msg, names []string) []addrTTL {
 	var out []addrTTL
-	for _, rr := range m.Answer {
-		var ip []byte
-		switch v := rr.(type) {
-		case *dns.A:
-			ip = v.A
-		case *dns.AAAA:
-			ip = v.AAAA
-		default:
-			continue
-		}
+	add := func(rr dns.RR, ip []byte) {
 		if a, ok := netip.AddrFromSlice(ip); ok {
 			at := indexOf(names, rr.Header().Name)
 			if at < 0 {
@@ -265,5 +256,35 @@ func addrsOf(m *dns.Msg, names []string) []addrTTL {
 			out = append(out, addrTTL{addr: a.Unmap(), ttl: rr.Header().Ttl, at: uint8(at)})
 		}
 	}
+	for _, rr := range m.Answer {
+		switch v := rr.(type) {
+		case *dns.A:
+			add(rr, v.A)
+		case *dns.AAAA:
+			add(rr, v.AAAA)
+		case *dns.HTTPS:
+			hintAddrs(rr, v.Value, add)
+		case *dns.SVCB:
+			hintAddrs(rr, v.Value, add)
+		}
+	}
 	return out
+}
+
+// hintAddrs passes the ipv4hint and ipv6hint addresses of an HTTPS or SVCB
+// record to add: a browser may connect to them without asking for A or
+// AAAA, so they are the platform's addresses as much as those are.
+func hintAddrs(rr dns.RR, kvs []dns.SVCBKeyValue, add func(dns.RR, []byte)) {
+	for _, kv := range kvs {
+		switch h := kv.(type) {
+		case *dns.SVCBIPv4Hint:
+			for _, ip := range h.Hint {
+				add(rr, ip.To4())
+			}
+		case *dns.SVCBIPv6Hint:
+			for _, ip := range h.Hint {
+				add(rr, ip)
+			}
+		}
+	}
 }

@@ -173,8 +173,10 @@ func TestAddressesRemembered(t *testing.T) {
 	f.ask(t, bjones, "udp", "facebook.com.", dns.TypeA, false)
 	f.ask(t, tlee, "udp", "cloak.example.org.", dns.TypeA, false) // blocked, still facebook's
 	f.ask(t, tlee, "udp", "example.org.", dns.TypeA, false)
+	f.ask(t, bjones, "udp", "instagram.com.", dns.TypeHTTPS, false) // hints are addresses too
 	now := f.clock.Now()
-	for addr, want := range map[string]string{"157.240.1.35": "facebook", "157.240.1.40": "facebook", "93.184.215.14": ""} {
+	for addr, want := range map[string]string{"157.240.1.35": "facebook", "157.240.1.40": "facebook", "93.184.215.14": "",
+		"157.240.9.9": "instagram", "2a03:2880::9": "instagram"} {
 		if got := f.addrs.Platform(netip.MustParseAddr(addr), now); got != want {
 			t.Errorf("%s: platform %q, want %q", addr, got, want)
 		}

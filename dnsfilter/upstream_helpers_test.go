@@ -19,6 +19,7 @@ facebook.com.                 300 IN HTTPS 1 . alpn="h2,h3" ech="AEX+DQBBpQAgACB
 www.facebook.com.             300 IN CNAME star-mini.c10r.facebook.com.
 star-mini.c10r.facebook.com.  60  IN A     157.240.1.36
 instagram.com.                300 IN A     157.240.1.174
+instagram.com.                300 IN HTTPS 1 . alpn="h2" ipv4hint=157.240.9.9 ipv6hint=2a03:2880::9
 tiktok.com.                   300 IN A     23.38.130.11
 youtube.com.                  300 IN A     142.250.80.46
 dns.google.                   300 IN A     8.8.8.8
