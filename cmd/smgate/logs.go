@@ -174,6 +174,11 @@ func runLogsVerify(e *env, args []string) int {
 	if o.StateDir == "" {
 		fmt.Fprintln(e.stdout, "chain only: the checkpoint of the live log was not compared (--dir)")
 	}
+	if len(res.Given) > 0 {
+		fmt.Fprintf(e.stdout, "%d prune anchors taken as given (%s): written by an older smgate without the chain value "+
+			"their pruned days continued from, so the end of the records before each is not checked\n",
+			len(res.Given), strings.Join(res.Given, "; "))
+	}
 	if res.Partial > 0 {
 		fmt.Fprintf(e.stdout, "last line incomplete (%d bytes): being written, or torn and cut at the next start\n", res.Partial)
 	}

@@ -17,6 +17,7 @@ import (
 // commands.
 type logsEnv struct {
 	config, data, dir string
+	key               []byte // the chain key writeDays writes with
 }
 
 func newLogsEnv(t *testing.T, extra string) *logsEnv {
@@ -45,7 +46,7 @@ func (le *logsEnv) writeDays(t *testing.T, n int, daysAgo ...int) {
 	t.Helper()
 	for _, ago := range daysAgo {
 		at := time.Now().UTC().AddDate(0, 0, -ago)
-		w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data, Now: func() time.Time { return at }})
+		w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data, HMACKey: le.key, Now: func() time.Time { return at }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,4 +288,78 @@ func TestLogsVerifyNothingToVerify(t *testing.T) {
 			t.Errorf("logs verify %s: exit %d, stdout %q", strings.Join(args, " "), code, out)
 		}
 	}
+}
+
+// heldPruneEnv is a keyed log of 2 records a day for ten days to today,
+// pruned with a retention of 3 days and a hold on the day 7 days ago:
+// that day is kept before a pruned run of 3 days.
+func heldPruneEnv(t *testing.T) *logsEnv {
+	t.Helper()
+	le := newLogsEnv(t, "retention_days = 3\nhmac_key_file = \"key\"")
+	le.key = []byte("chain key")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(le.config), "key"), le.key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	le.writeDays(t, 2, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+	held := time.Now().UTC().AddDate(0, 0, -7).Format("2006-01-02")
+	le.expect(t, 0, nil, "logs", "hold", "add", "--config", le.config, "--id", "h", "--reason", "r",
+		"--from", held, "--to", held)
+	le.expect(t, 0, []string{"deleted 5 day files", "kept " + dayName(7) + ": hold h"}, "logs", "prune", "--config", le.config)
+	out := le.expect(t, 0, []string{"ok: 5 day files"}, "logs", "verify", "--config", le.config)
+	if strings.Contains(out, "given") {
+		t.Errorf("verify of a log pruned now takes an anchor as given:\n%s", out)
+	}
+	return le
+}
+
+// TestLogsVerifyHeldDay: cutting or deleting the held day kept before a
+// pruned run fails verify --config, naming the day file.
+func TestLogsVerifyHeldDay(t *testing.T) {
+	t.Run("tail cut", func(t *testing.T) {
+		le := heldPruneEnv(t)
+		path := filepath.Join(le.dir, dayName(7))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := bytes.Cut(b, []byte("\n"))
+		if err := os.WriteFile(path, append(first, '\n'), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		le.expect(t, 1, []string{"FAILED", dayName(7) + ": ends after 1 records"}, "logs", "verify", "--config", le.config)
+	})
+	t.Run("deleted", func(t *testing.T) {
+		le := heldPruneEnv(t)
+		if err := os.Remove(filepath.Join(le.dir, dayName(7))); err != nil {
+			t.Fatal(err)
+		}
+		le.expect(t, 1, []string{"FAILED", dayName(7) + ": missing"}, "logs", "verify", "--config", le.config)
+	})
+}
+
+// TestLogsVerifyLegacyAnchors: anchors of an older gateway (day and head
+// only) verify, and verify says that it takes them as given.
+func TestLogsVerifyLegacyAnchors(t *testing.T) {
+	le := heldPruneEnv(t)
+	path := filepath.Join(le.data, logs.AnchorFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Anchors []logs.Anchor }
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range doc.Anchors {
+		doc.Anchors[i] = logs.Anchor{Day: a.Day, Head: a.Head}
+	}
+	if b, err = json.Marshal(map[string]any{"anchors": doc.Anchors}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 0, []string{"ok: 5 day files", "2 prune anchors taken as given",
+		"days up to " + time.Now().UTC().AddDate(0, 0, -4).Format("2006-01-02")},
+		"logs", "verify", "--config", le.config)
 }
