@@ -218,3 +218,75 @@ func TestPruneAnchorsVerifyAtEveryStep(t *testing.T) {
 	}
 	l.mustVerify(t)
 }
+
+// copyDayFiles copies the day files of l to a new directory, as an
+// archive of the log without its state directory.
+func copyDayFiles(t *testing.T, l *testLog) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := DayFiles(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestVerifyCopyOfPrunedLog: a copy of a pruned log verifies with a copy
+// of its anchors; without them, OpenStart takes the first record as
+// given and says so, and a gap between kept days is still a break.
+func TestVerifyCopyOfPrunedLog(t *testing.T) {
+	t.Run("no hold", func(t *testing.T) {
+		l := newTestLog(t)
+		l.key = []byte("chain key")
+		tenDays(t, l)
+		if _, err := l.prune(t, nil); err != nil {
+			t.Fatal(err)
+		}
+		dir := copyDayFiles(t, l)
+		o := VerifyOptions{Dir: dir, HMACKey: l.key}
+		var ve *VerifyError
+		if _, err := Verify(o); !errors.As(err, &ve) || ve.File != dayNames(7)[0] || ve.Line != 1 {
+			t.Errorf("Verify of the copy without OpenStart: %v; want a break at %s line 1", err, dayNames(7)[0])
+		}
+		o.OpenStart = true
+		res, err := Verify(o)
+		if err != nil || res.OpenStart != dayNames(7)[0] || res.Records != 8 {
+			t.Errorf("Verify with OpenStart: %+v, %v; want 8 records after the first of %s", res, err, dayNames(7)[0])
+		}
+		o.OpenStart, o.Anchors = false, filepath.Join(l.state, AnchorFile)
+		if res, err := Verify(o); err != nil || res.OpenStart != "" || res.Records != 9 {
+			t.Errorf("Verify with the anchors: %+v, %v; want all 9 records", res, err)
+		}
+	})
+	t.Run("held day", func(t *testing.T) {
+		l := heldPrune(t)
+		dir := copyDayFiles(t, l)
+		o := VerifyOptions{Dir: dir, HMACKey: l.key, OpenStart: true}
+		var ve *VerifyError
+		if _, err := Verify(o); !errors.As(err, &ve) || ve.File != dayNames(7)[0] ||
+			!strings.Contains(ve.Problem, "usage-2025-03-04.jsonl to usage-2025-03-06.jsonl missing") {
+			t.Errorf("Verify of the copy without anchors: %v; want the pruned days named missing", err)
+		}
+		o.OpenStart, o.Anchors = false, filepath.Join(l.state, AnchorFile)
+		if _, err := Verify(o); err != nil {
+			t.Errorf("Verify with the anchors: %v", err)
+		}
+		editLines(t, filepath.Join(dir, dayNames(3)[0]), func(s []string) []string { return s[:1] })
+		if _, err := Verify(o); !errors.As(err, &ve) || ve.File != dayNames(3)[0] {
+			t.Errorf("Verify of the copy with its held day cut: %v; want %s named", err, dayNames(3)[0])
+		}
+		o.Anchors = filepath.Join(dir, "none")
+		if _, err := Verify(o); err == nil || !strings.Contains(err.Error(), "prune anchors") {
+			t.Errorf("Verify with a missing anchor file: %v", err)
+		}
+	})
+}

@@ -24,6 +24,15 @@ type VerifyOptions struct {
 	// Until stops after the last day file dated on or before it and skips
 	// the checkpoint comparison; zero checks to the end.
 	Until time.Time
+	// Anchors is the prune anchor file, for a copy of the log kept with
+	// a copy of its anchors; "" means StateDir's (none without StateDir).
+	Anchors string
+	// OpenStart accepts a first line that does not link from the start of
+	// the chain when no prune anchor comes before it, as in a copy of a
+	// pruned log without its anchors: its chain value is taken as given,
+	// it is not counted as verified, and VerifyResult.OpenStart names its
+	// file. Without it such a line is a break.
+	OpenStart bool
 }
 
 // VerifyResult is what Verify walked.
@@ -42,6 +51,10 @@ type VerifyResult struct {
 	// the chain value before their run (by an older smgate): their end
 	// is taken as given, and what comes before them is not linked to it.
 	Given []string
+	// OpenStart names the first day file when the chain value of its
+	// first line was taken as given (VerifyOptions.OpenStart): what came
+	// before it is not known.
+	OpenStart string
 }
 
 // ErrNoDayFiles is Verify's error for a directory that has no day file
@@ -95,6 +108,9 @@ type verifier struct {
 	// first; lastN its complete lines, -1 when not walked.
 	last  *DayFile
 	lastN int64
+	// open is set while the next line may start the chain anywhere
+	// (VerifyOptions.OpenStart): no line walked and no anchor crossed.
+	open bool
 }
 
 // verifyWith walks files with anchors as Verify does, without the
@@ -113,9 +129,9 @@ func (v *verifier) load() error {
 		if v.ckpt, err = ReadCheckpoint(v.o.StateDir); err != nil {
 			return err
 		}
-		if v.anchors, err = readAnchors(filepath.Join(v.o.StateDir, AnchorFile)); err != nil {
-			return err
-		}
+	}
+	if err := v.loadAnchors(); err != nil {
+		return err
 	}
 	if _, err := os.Stat(v.o.Dir); err != nil {
 		return fmt.Errorf("usage log directory: %w", err)
@@ -128,6 +144,25 @@ func (v *verifier) load() error {
 		return v.noFiles()
 	}
 	return nil
+}
+
+// loadAnchors reads VerifyOptions.Anchors, which must exist, or else
+// the anchors of the state directory.
+func (v *verifier) loadAnchors() error {
+	path := v.o.Anchors
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("prune anchors: %w", err)
+		}
+	} else if v.o.StateDir != "" {
+		path = filepath.Join(v.o.StateDir, AnchorFile)
+	}
+	if path == "" {
+		return nil
+	}
+	var err error
+	v.anchors, err = readAnchors(path)
+	return err
 }
 
 // noFiles returns ErrNoDayFiles unless the checkpoint expects no day
@@ -183,6 +218,7 @@ func (v *verifier) enter(i, start int) error {
 	if j >= 0 {
 		v.last, lo = &v.files[j], v.files[j].Day
 	}
+	v.open = v.o.OpenStart && j < 0
 	return v.cross(lo, v.files[i].Day)
 }
 
@@ -201,7 +237,7 @@ func (v *verifier) cross(lo, hi time.Time) error {
 		case a.from != v.chain.head:
 			return v.unlinked(a, prev)
 		}
-		v.chain.head = a.to
+		v.chain.head, v.open = a.to, false
 		prev = &a
 	}
 	return nil
@@ -276,8 +312,12 @@ func (v *verifier) walkFile(f DayFile, newest bool) error {
 		}
 		prev := v.chain.head
 		if !v.chain.linksFrom(prev, line) {
+			if v.openStart(f, line) {
+				continue
+			}
 			return v.broken(f, lr, prev, line)
 		}
+		v.open = false
 		v.res.Records++
 		if v.ckpt != nil && f.Name == v.ckpt.File && lr.n == v.ckpt.Lines {
 			v.ckptAt = v.chain.head
@@ -295,6 +335,21 @@ func (v *verifier) walkFile(f DayFile, newest bool) error {
 		}
 	}
 	return nil
+}
+
+// openStart takes the chain value of line, the first walked, as given
+// when the chain may start anywhere; it reports whether it did.
+func (v *verifier) openStart(f DayFile, line []byte) bool {
+	if !v.open {
+		return false
+	}
+	v.open = false
+	_, sum, ok := splitChain(line)
+	if !ok {
+		return false
+	}
+	v.chain.head, v.res.OpenStart = sum, f.Name
+	return true
 }
 
 // broken names the problem at the line that does not link from prev,

@@ -363,3 +363,72 @@ func TestLogsVerifyLegacyAnchors(t *testing.T) {
 		"days up to " + time.Now().UTC().AddDate(0, 0, -4).Format("2006-01-02")},
 		"logs", "verify", "--config", le.config)
 }
+
+// copyLog copies the day files of le to a new directory, as an archive
+// without the data directory.
+func copyLog(t *testing.T, le *logsEnv) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := logs.DayFiles(le.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestLogsVerifyDirPrunedCopy: verify --dir of a copy of a pruned log
+// uses the anchors copied with it or named by --anchors; without them it
+// passes what it can check and says that the first record is taken as
+// given, and still fails, with a hint, on a gap it cannot check.
+func TestLogsVerifyDirPrunedCopy(t *testing.T) {
+	le := heldPruneEnv(t)
+	key := filepath.Join(filepath.Dir(le.config), "key")
+	anchors := filepath.Join(le.data, logs.AnchorFile)
+	noHold := copyLog(t, le)
+	// As if pruned without the hold: the copy starts after the last run.
+	if err := os.Remove(filepath.Join(noHold, dayName(7))); err != nil {
+		t.Fatal(err)
+	}
+	out := le.expect(t, 0, []string{"ok: 4 day files, 9 records verified",
+		"not verified: the first record (" + dayName(3) + " line 1), taken as given", "--anchors"},
+		"logs", "verify", "--dir", noHold, "--key-file", key)
+	if strings.Contains(out, "FAILED") {
+		t.Errorf("verify --dir without anchors:\n%s", out)
+	}
+	// With the anchors, the held day is known to be missing.
+	le.expect(t, 1, []string{"FAILED", dayName(7) + ": missing"},
+		"logs", "verify", "--dir", noHold, "--key-file", key, "--anchors", anchors)
+
+	held := copyLog(t, le)
+	le.expect(t, 1, []string{"FAILED", "missing or chain broken", "no prune anchors with this copy", "--anchors"},
+		"logs", "verify", "--dir", held, "--key-file", key)
+	out = le.expect(t, 0, []string{"ok: 5 day files, 12 records verified"},
+		"logs", "verify", "--dir", held, "--key-file", key, "--anchors", anchors)
+	if strings.Contains(out, "not verified") {
+		t.Errorf("verify --dir --anchors:\n%s", out)
+	}
+	b, err := os.ReadFile(anchors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(held, logs.AnchorFile), b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 0, []string{"ok: 5 day files, 12 records verified"}, "logs", "verify", "--dir", held, "--key-file", key)
+	if err := os.Remove(filepath.Join(held, dayName(7))); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 1, []string{"FAILED", dayName(7) + ": missing"}, "logs", "verify", "--dir", held, "--key-file", key)
+	le.expect(t, 1, []string{"prune anchors", "no such file"},
+		"logs", "verify", "--dir", held, "--key-file", key, "--anchors", anchors+".nope")
+	le.expect(t, 2, []string{"--anchors goes with --dir"}, "logs", "verify", "--config", le.config, "--anchors", anchors)
+}
