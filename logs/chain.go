@@ -23,11 +23,14 @@ package logs
 //
 // So the first line of a day file chains from the last line of the day file
 // before it: deleting a whole day shows as a break at the first line of the
-// next day. Prune records, in the anchor file, the c of the last line of
-// each deleted run of days, so that the kept files still verify. The chain
-// head (file, line count, c) is also checkpointed in the state directory,
-// so that a cut tail, a deleted current file or a chain recomputed without
-// the key is detected too.
+// next day. Prune records, in the anchor file, both ends of each deleted
+// run of days: the c its first record chained from and the c of its last
+// line, sealed as H(tag || first day || last day || both values), so that
+// the kept files still verify and the end of a kept file before the run
+// is still linked to what followed it (see Anchor). The chain head (file,
+// line count, c) is also checkpointed in the state directory, so that a
+// cut tail, a deleted current file or a chain recomputed without the key
+// is detected too.
 
 import (
 	"bytes"

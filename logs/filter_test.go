@@ -170,7 +170,7 @@ func TestPrefilterNeverChangesResults(t *testing.T) {
 			}
 		}
 		var got []string
-		err := Search(dir, q, func(line []byte, _ *Record) error {
+		_, err := Search(dir, q, func(line []byte, _ *Record) error {
 			got = append(got, string(line))
 			return nil
 		})

@@ -1,10 +1,8 @@
 package logs
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,75 +10,6 @@ import (
 
 	"github.com/smgate/smgate/internal/atomicfile"
 )
-
-// AnchorFile is the name of the prune anchors in the state directory.
-const AnchorFile = "logs.anchor"
-
-// Anchor is the chain value at the end of a run of day files that prune
-// deleted: the first kept file after the run links from it, so Verify
-// still passes from the oldest kept day.
-type Anchor struct {
-	Day  string `json:"day"`  // last deleted day of the run, YYYY-MM-DD
-	Head string `json:"head"` // chain value of its last record, hex
-}
-
-type anchorsDoc struct {
-	Anchors []Anchor `json:"anchors"`
-}
-
-func readAnchors(stateDir string) ([]Anchor, error) {
-	path := filepath.Join(stateDir, AnchorFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read anchors: %w", err)
-	}
-	var doc anchorsDoc
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("read anchors %s: %w", path, err)
-	}
-	for _, a := range doc.Anchors {
-		_, errDay := time.Parse(dayLayout, a.Day)
-		if _, ok := parseSum([]byte(a.Head)); !ok || errDay != nil {
-			return nil, fmt.Errorf("read anchors %s: bad anchor %q", path, a.Day)
-		}
-	}
-	return doc.Anchors, nil
-}
-
-func writeAnchors(stateDir string, anchors []Anchor) error {
-	b, err := json.MarshalIndent(anchorsDoc{Anchors: anchors}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write anchors: %w", err)
-	}
-	return atomicfile.WriteFile(filepath.Join(stateDir, AnchorFile), append(b, '\n'), 0o640)
-}
-
-// anchorBetween returns the chain value of the latest anchor dated after
-// lo and before hi.
-func anchorBetween(anchors []Anchor, lo, hi time.Time) (Sum, bool) {
-	a, ok := latestAnchor(anchors, lo, hi)
-	if !ok {
-		return genesis, false
-	}
-	s, _ := parseSum([]byte(a.Head))
-	return s, true
-}
-
-func latestAnchor(anchors []Anchor, lo, hi time.Time) (Anchor, bool) {
-	var best Anchor
-	var bestDay time.Time
-	found := false
-	for _, a := range anchors {
-		t, _ := time.Parse(dayLayout, a.Day)
-		if t.After(lo) && t.Before(hi) && (!found || t.After(bestDay)) {
-			best, bestDay, found = a, t, true
-		}
-	}
-	return best, found
-}
 
 // PruneOptions say what Prune deletes.
 type PruneOptions struct {
@@ -122,9 +51,12 @@ type PruneResult struct {
 
 // Prune deletes whole day files dated more than RetentionDays days before
 // today, except the newest file (it holds the chain head) and any day a
-// hold covers. Before deleting it verifies the files it deletes and saves
-// anchors so that the kept files still verify; then it writes a prune
-// record listing the deleted files.
+// hold covers. Before deleting it verifies the files it deletes, and the
+// kept file after them, and saves anchors binding each deleted run to the
+// chain on both sides, so that the kept files still verify and a kept
+// file cannot lose its end or vanish unnoticed; it checks that the kept
+// files verify with those anchors. Then it writes a prune record listing
+// the deleted files.
 func Prune(o PruneOptions) (PruneResult, error) {
 	var res PruneResult
 	if err := o.check(); err != nil {
@@ -142,7 +74,19 @@ func Prune(o PruneOptions) (PruneResult, error) {
 	if len(del) == 0 {
 		return res, nil
 	}
-	if err := o.verify(del[len(del)-1], &res); err != nil {
+	// The newest file is never deleted: a kept file follows the last.
+	until := files[len(files)-1].Day
+	for _, f := range files {
+		if f.Day.After(del[len(del)-1].Day) {
+			until = f.Day
+			break
+		}
+	}
+	if err := o.verify(until, &res); err != nil {
+		return res, err
+	}
+	all, need, err := o.anchors(files, del, until, res.Unverified == nil)
+	if err != nil {
 		return res, err
 	}
 	if o.DryRun {
@@ -151,7 +95,7 @@ func Prune(o PruneOptions) (PruneResult, error) {
 		}
 		return res, nil
 	}
-	return res, o.apply(files, del, &res)
+	return res, o.apply(del, all, need, &res)
 }
 
 func (o *PruneOptions) check() error {
@@ -184,10 +128,12 @@ func (o *PruneOptions) plan(files []DayFile, holds []Hold, res *PruneResult) []D
 	return del
 }
 
-// verify checks the chain up to the last file to delete, so that prune
-// never launders a tampered file into an anchor unless forced.
-func (o *PruneOptions) verify(last DayFile, res *PruneResult) error {
-	_, err := Verify(VerifyOptions{Dir: o.Dir, StateDir: o.StateDir, HMACKey: o.HMACKey, Until: last.Day})
+// verify checks the chain up to the first kept file after the last file
+// to delete (the anchors rely on its first line linking from their end),
+// so that prune never launders a tampered file into an anchor unless
+// forced.
+func (o *PruneOptions) verify(until time.Time, res *PruneResult) error {
+	_, err := Verify(o.verifyOptions(until))
 	var ve *VerifyError
 	switch {
 	case err == nil:
@@ -201,67 +147,92 @@ func (o *PruneOptions) verify(last DayFile, res *PruneResult) error {
 	return fmt.Errorf("prune: %w", err)
 }
 
-// apply saves the anchors, deletes the files newest first (so that what
-// is left verifies at every step) and records the prune.
-func (o *PruneOptions) apply(files, del []DayFile, res *PruneResult) error {
-	old, err := readAnchors(o.StateDir)
+func (o *PruneOptions) verifyOptions(until time.Time) VerifyOptions {
+	return VerifyOptions{Dir: o.Dir, StateDir: o.StateDir, HMACKey: o.HMACKey, Until: until}
+}
+
+// anchors returns the anchors to save while deleting (the old ones and
+// one for each file deleted) and those to keep after (merged). With
+// check it verifies the kept files, up to until, with the kept anchors
+// before anything is deleted.
+func (o *PruneOptions) anchors(files, del []DayFile, until time.Time, check bool) (all, need []anchor, err error) {
+	old, err := readAnchors(filepath.Join(o.StateDir, AnchorFile))
 	if err != nil {
-		return fmt.Errorf("prune: %w", err)
+		return nil, nil, fmt.Errorf("prune: %w", err)
 	}
-	added, err := newAnchors(files, del, old)
+	added, err := newAnchors(o.HMACKey, files, del, old)
 	if err != nil {
-		return fmt.Errorf("prune: %w", err)
+		return nil, nil, fmt.Errorf("prune: %w", err)
 	}
-	all := append(append([]Anchor(nil), old...), added...)
+	all = append(append([]anchor(nil), old...), added...)
+	sortAnchors(all)
+	kept := keptFiles(files, del)
+	need = mergeAnchors(o.HMACKey, kept, all)
+	if !check {
+		return all, need, nil
+	}
+	if err := verifyWith(o.verifyOptions(until), kept, need); err != nil {
+		return nil, nil, fmt.Errorf("prune: nothing deleted, the kept files would not verify with the anchors: %w", err)
+	}
+	return all, need, nil
+}
+
+// apply saves all the anchors, deletes the files newest first (so that
+// what is left verifies at every step), keeps only the anchors needed and
+// records the prune.
+func (o *PruneOptions) apply(del []DayFile, all, need []anchor, res *PruneResult) error {
 	if err := writeAnchors(o.StateDir, all); err != nil {
 		return fmt.Errorf("prune: %w", err)
 	}
 	done, err := removeNewestFirst(o.Dir, del)
 	res.Deleted = done
 	if err == nil {
-		err = writeAnchors(o.StateDir, neededAnchors(files, del, all))
+		err = writeAnchors(o.StateDir, need)
 	}
 	return o.record(res, err)
 }
 
-// newAnchors returns, for each kept file right after a deleted one, the
-// chain value its first line links from.
-func newAnchors(files, del []DayFile, old []Anchor) ([]Anchor, error) {
-	deleted := map[string]bool{}
-	for _, f := range del {
-		deleted[f.Name] = true
-	}
-	var out []Anchor
-	for i := 1; i < len(files); i++ {
-		if deleted[files[i].Name] || !deleted[files[i-1].Name] {
+// newAnchors returns an anchor for each file to delete: from the chain
+// value its first line links from to that of its last line.
+func newAnchors(key []byte, files, del []DayFile, old []anchor) ([]anchor, error) {
+	deleted := deletedSet(del)
+	var out []anchor
+	for i, f := range files {
+		if !deleted[f.Name] {
 			continue
 		}
-		s, err := chainBefore(files, i, old)
+		from, err := chainBefore(files, i, old)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Anchor{Day: files[i-1].Day.Format(dayLayout), Head: s.String()})
+		to, ok, err := lastSum(f.Path)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			to = from // no record: the run goes on from where it was
+		}
+		out = append(out, newAnchor(key, f.Day, f.Day, from, to))
 	}
 	return out, nil
 }
 
-// neededAnchors keeps, for each kept file, the latest anchor between it
-// and the kept file before it.
-func neededAnchors(files, del []DayFile, all []Anchor) []Anchor {
-	deleted := map[string]bool{}
+func deletedSet(del []DayFile) map[string]bool {
+	m := make(map[string]bool, len(del))
 	for _, f := range del {
-		deleted[f.Name] = true
+		m[f.Name] = true
 	}
-	var out []Anchor
-	lo := time.Time{}
+	return m
+}
+
+// keptFiles returns files without del.
+func keptFiles(files, del []DayFile) []DayFile {
+	deleted := deletedSet(del)
+	var out []DayFile
 	for _, f := range files {
-		if deleted[f.Name] {
-			continue
+		if !deleted[f.Name] {
+			out = append(out, f)
 		}
-		if a, ok := latestAnchor(all, lo, f.Day); ok {
-			out = append(out, a)
-		}
-		lo = f.Day
 	}
 	return out
 }

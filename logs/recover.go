@@ -3,6 +3,7 @@ package logs
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // repair is something Open found and fixed, for a repair record.
@@ -35,7 +36,7 @@ func recoverLog(o Options) (*recovery, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open usage log: %w", err)
 	}
-	anchors, err := readAnchors(o.StateDir)
+	anchors, err := readAnchors(filepath.Join(o.StateDir, AnchorFile))
 	if err != nil {
 		return nil, fmt.Errorf("open usage log: %w", err)
 	}

@@ -109,6 +109,10 @@ type Report struct {
 	Expiring    []Expiry       // soonest first
 	// Problems are damaged lines left out of the counts, for the reader.
 	Problems []string
+	// Unterminated are the last lines without newline left out of the
+	// counts (being written, or torn: not verified), for the caller to
+	// mention.
+	Unterminated []Unterminated
 }
 
 // decisionActions are the event actions that are usage decisions.
@@ -127,13 +131,14 @@ func BuildReport(dir string, q Query, by string, accounts []AccountInfo, now tim
 		q.Actions = decisionActions
 	}
 	t := newTally(by)
-	err := Search(dir, q, t.add)
+	unterminated, err := Search(dir, q, t.add)
 	var le *LineError
 	if err != nil && !errors.As(err, &le) {
 		return nil, err
 	}
 	rep := t.report(accounts, now)
 	rep.Since, rep.Until, rep.Generated, rep.By = q.Since, q.Until, now, by
+	rep.Unterminated = unterminated
 	if err != nil {
 		rep.Problems = strings.Split(err.Error(), "\n")
 	}

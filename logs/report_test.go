@@ -282,3 +282,38 @@ func TestReportCountsNotEnforced(t *testing.T) {
 		t.Errorf("html does not count the blocks not enforced")
 	}
 }
+
+// TestBuildReportUnterminatedLastLine: a decision without its newline at
+// the end of a day file is not counted, and the report returns it.
+func TestBuildReportUnterminatedLastLine(t *testing.T) {
+	dir := sampleDir(t)
+	want := sampleReport(t, Query{}, ByAgency).Total
+	files, err := DayFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := files[len(files)-1]
+	fake := storedLine(&Record{Time: newest.Day.Add(23 * time.Hour), ID: "fake", Action: ActionHTTPRequest,
+		Outcome: OutcomeAllowed, User: "forger", Agency: "DCF"})
+	fake = fake[:len(fake)-1]
+	f, err := os.OpenFile(newest.Path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(fake); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := BuildReport(dir, Query{}, ByAgency, sampleAccounts(), reportNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total != want {
+		t.Errorf("total %+v, want %+v without the unterminated record", rep.Total, want)
+	}
+	if len(rep.Unterminated) != 1 || rep.Unterminated[0].File != newest.Name || rep.Unterminated[0].Bytes != len(fake) {
+		t.Errorf("unterminated %+v, want %s with %d bytes", rep.Unterminated, newest.Name, len(fake))
+	}
+}

@@ -25,6 +25,20 @@ func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.L
 
 func (e *LineError) Unwrap() error { return e.Err }
 
+// Unterminated is an unterminated last line of a day file that Search
+// left out: a write in progress, or a tear that the writer cuts at its
+// next start. Verify does not verify it either.
+type Unterminated struct {
+	File  string // base name of the daily file
+	Line  int    // 1-based
+	Bytes int
+}
+
+func (u Unterminated) String() string {
+	return fmt.Sprintf("left out the unterminated last line of %s (line %d, %d bytes): being written, or torn; it is not verified",
+		u.File, u.Line, u.Bytes)
+}
+
 // maxLineErrors bounds the damaged lines one Search reports one by one.
 const maxLineErrors = 10
 
@@ -41,10 +55,14 @@ const maxLineErrors = 10
 // search: Search goes on and then returns a *LineError for it (joined
 // with the others). Lines ruled out before decoding are not checked;
 // "smgate logs verify" checks every line.
-func Search(dir string, q Query, fn func(line []byte, r *Record) error) error {
+//
+// The last line of a file that has no newline yet is no record: it is
+// being written, or torn, and it is not verified. Search leaves it out
+// and returns it as an Unterminated for the caller to mention.
+func Search(dir string, q Query, fn func(line []byte, r *Record) error) ([]Unterminated, error) {
 	files, err := searchDayFiles(dir, q.Since, q.Until)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s := &lineScan{f: newFilter(q), fn: fn, buf: make([]byte, scanBufSize)}
 	for _, path := range files {
@@ -52,10 +70,10 @@ func Search(dir string, q Query, fn func(line []byte, r *Record) error) error {
 			if errors.Is(err, ErrStop) {
 				break
 			}
-			return err
+			return s.unterminated, err
 		}
 	}
-	return s.damage()
+	return s.unterminated, s.damage()
 }
 
 // lateSlack is how late the writer can file a record: it never puts one
@@ -109,6 +127,8 @@ type lineScan struct {
 	errs   []error // the first maxLineErrors damaged lines
 	nerrs  int     // all damaged lines
 	nlines int     // lines decoded
+
+	unterminated []Unterminated // last lines without newline, left out
 }
 
 // file scans one daily file.
@@ -127,18 +147,18 @@ func (s *lineScan) file(path string) error {
 		if err != nil && !eof {
 			return fmt.Errorf("read log file: %w", err)
 		}
-		end := n // at the end, a last line without newline too
-		if !eof {
-			end = bytes.LastIndexByte(s.buf[:n], '\n') + 1
-		}
+		end := bytes.LastIndexByte(s.buf[:n], '\n') + 1
 		if err := s.block(s.buf[:end]); err != nil {
 			return err
 		}
 		s.first += bytes.Count(s.buf[:end], newline)
-		n = copy(s.buf, s.buf[end:n])
 		if eof {
+			if end < n {
+				s.unterminated = append(s.unterminated, Unterminated{File: s.name, Line: s.first, Bytes: n - end})
+			}
 			return nil
 		}
+		n = copy(s.buf, s.buf[end:n])
 		if n == len(s.buf) {
 			if err := s.grow(); err != nil {
 				return err

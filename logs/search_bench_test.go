@@ -42,7 +42,7 @@ func BenchmarkSearchScan(b *testing.B) {
 			var n int
 			for b.Loop() {
 				n = 0
-				err := Search(dir, c.q, func([]byte, *Record) error {
+				_, err := Search(dir, c.q, func([]byte, *Record) error {
 					n++
 					return nil
 				})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -23,6 +24,15 @@ type VerifyOptions struct {
 	// Until stops after the last day file dated on or before it and skips
 	// the checkpoint comparison; zero checks to the end.
 	Until time.Time
+	// Anchors is the prune anchor file, for a copy of the log kept with
+	// a copy of its anchors; "" means StateDir's (none without StateDir).
+	Anchors string
+	// OpenStart accepts a first line that does not link from the start of
+	// the chain when no prune anchor comes before it, as in a copy of a
+	// pruned log without its anchors: its chain value is taken as given,
+	// it is not counted as verified, and VerifyResult.OpenStart names its
+	// file. Without it such a line is a break.
+	OpenStart bool
 }
 
 // VerifyResult is what Verify walked.
@@ -37,6 +47,14 @@ type VerifyResult struct {
 	// Empty reports a log with no day file whose checkpoint expects none:
 	// a writer has opened it and has not written a record yet.
 	Empty bool
+	// Given names the prune anchors crossed that were written without
+	// the chain value before their run (by an older smgate): their end
+	// is taken as given, and what comes before them is not linked to it.
+	Given []string
+	// OpenStart names the first day file when the chain value of its
+	// first line was taken as given (VerifyOptions.OpenStart): what came
+	// before it is not known.
+	OpenStart string
 }
 
 // ErrNoDayFiles is Verify's error for a directory that has no day file
@@ -83,9 +101,24 @@ type verifier struct {
 	chain   *chain
 	files   []DayFile
 	ckpt    *Checkpoint
-	anchors []Anchor
+	anchors []anchor
 	ckptAt  Sum   // chain value at the checkpoint's line
 	ckptN   int64 // complete lines of the checkpoint's file, -1 if not walked
+	// last is the file whose end the chain head is, nil before the
+	// first; lastN its complete lines, -1 when not walked.
+	last  *DayFile
+	lastN int64
+	// open is set while the next line may start the chain anywhere
+	// (VerifyOptions.OpenStart): no line walked and no anchor crossed.
+	open bool
+}
+
+// verifyWith walks files with anchors as Verify does, without the
+// checkpoint: Prune's check of the log it is about to leave.
+func verifyWith(o VerifyOptions, files []DayFile, anchors []anchor) error {
+	v := &verifier{o: o, res: &VerifyResult{}, chain: newChain(o.HMACKey, genesis),
+		files: files, anchors: anchors, ckptN: -1}
+	return v.walk()
 }
 
 // load reads the checkpoint first, so that records written while Verify
@@ -96,9 +129,9 @@ func (v *verifier) load() error {
 		if v.ckpt, err = ReadCheckpoint(v.o.StateDir); err != nil {
 			return err
 		}
-		if v.anchors, err = readAnchors(v.o.StateDir); err != nil {
-			return err
-		}
+	}
+	if err := v.loadAnchors(); err != nil {
+		return err
 	}
 	if _, err := os.Stat(v.o.Dir); err != nil {
 		return fmt.Errorf("usage log directory: %w", err)
@@ -111,6 +144,25 @@ func (v *verifier) load() error {
 		return v.noFiles()
 	}
 	return nil
+}
+
+// loadAnchors reads VerifyOptions.Anchors, which must exist, or else
+// the anchors of the state directory.
+func (v *verifier) loadAnchors() error {
+	path := v.o.Anchors
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("prune anchors: %w", err)
+		}
+	} else if v.o.StateDir != "" {
+		path = filepath.Join(v.o.StateDir, AnchorFile)
+	}
+	if path == "" {
+		return nil
+	}
+	var err error
+	v.anchors, err = readAnchors(path)
+	return err
 }
 
 // noFiles returns ErrNoDayFiles unless the checkpoint expects no day
@@ -151,17 +203,89 @@ func (v *verifier) walk() error {
 	return nil
 }
 
-// enter sets the chain value the first line of file i must link from.
+// enter sets the chain value the first line of file i must link from:
+// the end of the file before, or of the prune anchors between.
 func (v *verifier) enter(i, start int) error {
-	if i == start {
-		s, err := chainBefore(v.files, i, v.anchors)
-		v.chain.head = s
+	if i != start {
+		return v.cross(v.files[i-1].Day, v.files[i].Day)
+	}
+	j, s, err := lastBefore(v.files, i)
+	if err != nil {
 		return err
 	}
-	if s, ok := anchorBetween(v.anchors, v.files[i-1].Day, v.files[i].Day); ok {
-		v.chain.head = s
+	v.chain.head, v.last, v.lastN = s, nil, -1
+	lo := time.Time{}
+	if j >= 0 {
+		v.last, lo = &v.files[j], v.files[j].Day
+	}
+	v.open = v.o.OpenStart && j < 0
+	return v.cross(lo, v.files[i].Day)
+}
+
+// cross moves the chain head over the prune anchors between the days lo
+// and hi: each must continue from the head reached, and then its end is
+// the head. A legacy anchor's end is taken as given.
+func (v *verifier) cross(lo, hi time.Time) error {
+	var prev *anchor
+	for _, a := range anchorsIn(v.anchors, lo, hi) {
+		switch {
+		case a.legacy:
+			v.res.Given = append(v.res.Given, a.days())
+		case !a.sealed(v.o.HMACKey):
+			return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf(
+				"prune anchor of %s does not match its seal: altered, or sealed under another key", a.days())}
+		case a.from != v.chain.head:
+			return v.unlinked(a, prev)
+		}
+		v.chain.head, v.open = a.to, false
+		prev = &a
 	}
 	return nil
+}
+
+// unlinked names what is wrong when anchor a does not continue from the
+// chain head: the end of v.last, or of the anchor prev, or genesis.
+func (v *verifier) unlinked(a anchor, prev *anchor) error {
+	after := time.Time{}
+	switch {
+	case prev != nil:
+		after = prev.last
+	case v.last != nil:
+		after = v.last.Day
+	}
+	missing := ""
+	if first, last := after.AddDate(0, 0, 1), a.first.AddDate(0, 0, -1); !after.IsZero() && !first.After(last) {
+		missing = dayRange(first, last)
+	}
+	cont := fmt.Sprintf("the days pruned after it (%s) continued from another chain value", a.days())
+	switch {
+	case prev == nil && v.last != nil && missing == "" && v.lastN >= 0:
+		return &VerifyError{File: v.last.Name, Problem: fmt.Sprintf(
+			"ends after %d records, but %s: records at its end deleted or altered", v.lastN, cont)}
+	case prev == nil && v.last != nil && missing == "":
+		return &VerifyError{File: v.last.Name, Problem: "records at its end deleted or altered: " + cont}
+	case prev == nil && v.last != nil:
+		return &VerifyError{File: missing, Problem: fmt.Sprintf(
+			"missing, or records at the end of %s deleted: the days pruned after (%s) continued from another chain value",
+			v.last.Name, a.days())}
+	case missing != "":
+		return &VerifyError{File: missing, Problem: fmt.Sprintf(
+			"missing: the days pruned after it (%s) continued from another chain value than the days pruned before (%s)",
+			a.days(), prev.days())}
+	case prev != nil:
+		return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf(
+			"prune anchors of %s and %s do not link: altered", prev.days(), a.days())}
+	}
+	return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf(
+		"prune anchor of %s does not continue from the start of the chain: the day files before it deleted", a.days())}
+}
+
+// dayRange names the day files of the days first to last.
+func dayRange(first, last time.Time) string {
+	if first.Equal(last) {
+		return DayFileName(first)
+	}
+	return DayFileName(first) + " to " + DayFileName(last)
 }
 
 func (v *verifier) walkFile(f DayFile, newest bool) error {
@@ -188,14 +312,22 @@ func (v *verifier) walkFile(f DayFile, newest bool) error {
 		}
 		prev := v.chain.head
 		if !v.chain.linksFrom(prev, line) {
+			if v.openStart(f, line) {
+				continue
+			}
 			return v.broken(f, lr, prev, line)
 		}
+		v.open = false
 		v.res.Records++
 		if v.ckpt != nil && f.Name == v.ckpt.File && lr.n == v.ckpt.Lines {
 			v.ckptAt = v.chain.head
 		}
 	}
 	v.res.Head = v.chain.head.String()
+	v.last, v.lastN = &f, lr.n
+	if v.res.Partial > 0 {
+		v.lastN--
+	}
 	if v.ckpt != nil && f.Name == v.ckpt.File {
 		v.ckptN = lr.n
 		if v.res.Partial > 0 {
@@ -203,6 +335,21 @@ func (v *verifier) walkFile(f DayFile, newest bool) error {
 		}
 	}
 	return nil
+}
+
+// openStart takes the chain value of line, the first walked, as given
+// when the chain may start anywhere; it reports whether it did.
+func (v *verifier) openStart(f DayFile, line []byte) bool {
+	if !v.open {
+		return false
+	}
+	v.open = false
+	_, sum, ok := splitChain(line)
+	if !ok {
+		return false
+	}
+	v.chain.head, v.res.OpenStart = sum, f.Name
+	return true
 }
 
 // broken names the problem at the line that does not link from prev,
@@ -235,8 +382,8 @@ func (v *verifier) broken(f DayFile, lr *lineReader, prev Sum, line []byte) erro
 	return e
 }
 
-// gapBefore names the day files missing between f and the file before it,
-// or "" when there is no gap (or the gap is a prune's).
+// gapBefore names the day files missing between f and the file before it
+// that no prune anchor covers, or "" when there are none.
 func (v *verifier) gapBefore(f DayFile) string {
 	prev := time.Time{}
 	for _, g := range v.files {
@@ -245,20 +392,28 @@ func (v *verifier) gapBefore(f DayFile) string {
 		}
 		prev = g.Day
 	}
-	if prev.IsZero() {
+	in := anchorsIn(v.anchors, prev, f.Day)
+	start := prev.AddDate(0, 0, 1)
+	switch {
+	case prev.IsZero() && len(in) == 0:
+		return ""
+	case prev.IsZero():
+		start = in[len(in)-1].last.AddDate(0, 0, 1) // nothing known before the anchors
+	}
+	var first, last time.Time
+	for d := start; d.Before(f.Day); d = d.AddDate(0, 0, 1) {
+		if slices.ContainsFunc(in, func(a anchor) bool { return a.covers(d) }) {
+			continue
+		}
+		if first.IsZero() {
+			first = d
+		}
+		last = d
+	}
+	if first.IsZero() {
 		return ""
 	}
-	first, last := prev.AddDate(0, 0, 1), f.Day.AddDate(0, 0, -1)
-	if first.After(last) {
-		return ""
-	}
-	if _, pruned := anchorBetween(v.anchors, prev, f.Day); pruned {
-		return ""
-	}
-	if first.Equal(last) {
-		return DayFileName(first)
-	}
-	return DayFileName(first) + " to " + DayFileName(last)
+	return dayRange(first, last)
 }
 
 // checkpoint compares the walked files with the checkpoint.
@@ -299,28 +454,41 @@ func day(t time.Time) time.Time {
 
 // chainBefore returns the chain value that the first line of files[i]
 // links from (i may be len(files): a file after all of them): the last
-// line of the nearest earlier file that has one, unless a prune anchor
-// lies between; genesis when neither exists.
-func chainBefore(files []DayFile, i int, anchors []Anchor) (Sum, error) {
-	lo, prev, found := time.Time{}, genesis, false
-	for j := i - 1; j >= 0 && !found; j-- {
-		s, ok, err := lastSum(files[j].Path)
-		if err != nil {
-			return genesis, err
-		}
-		lo, prev, found = files[j].Day, s, ok
+// line of the nearest earlier file that has one, unless prune anchors lie
+// between (then the end of the last of them); genesis when neither
+// exists. It checks nothing (Verify does).
+func chainBefore(files []DayFile, i int, anchors []anchor) (Sum, error) {
+	j, prev, err := lastBefore(files, i)
+	if err != nil {
+		return genesis, err
 	}
-	if !found {
-		lo = time.Time{}
+	lo, hi := time.Time{}, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	if j >= 0 {
+		lo = files[j].Day
 	}
-	hi := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 	if i < len(files) {
 		hi = files[i].Day
 	}
-	if s, ok := anchorBetween(anchors, lo, hi); ok {
-		return s, nil
+	if in := anchorsIn(anchors, lo, hi); len(in) > 0 {
+		return in[len(in)-1].to, nil
 	}
 	return prev, nil
+}
+
+// lastBefore returns the index of the nearest file before files[i] that
+// has a chained line, and that line's chain value; -1 and genesis when
+// none has.
+func lastBefore(files []DayFile, i int) (int, Sum, error) {
+	for j := i - 1; j >= 0; j-- {
+		s, ok, err := lastSum(files[j].Path)
+		if err != nil {
+			return -1, genesis, err
+		}
+		if ok {
+			return j, s, nil
+		}
+	}
+	return -1, genesis, nil
 }
 
 // lineReader reads lines of any length.

@@ -351,7 +351,7 @@ func usageLog(t *testing.T, g *gateway) []logs.Record {
 		t.Fatal(err)
 	}
 	var out []logs.Record
-	err := logs.Search(g.cfg.Logs.Dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
+	_, err := logs.Search(g.cfg.Logs.Dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
 		out = append(out, *r)
 		return nil
 	})

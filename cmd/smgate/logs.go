@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -25,7 +26,7 @@ const logsSynopsis = `usage: smgate logs <command> [flags]
 
 commands:
   search    find usage records (smgate logs search -h)
-  verify    [--config F] [--since DATE]: check the hash chain and checkpoint
+  verify    [--config F | --dir DIR] [--since DATE]: check the hash chain and checkpoint
   prune     [--config F] [--force] [--dry-run]: delete day files past retention
   hold      litigation holds (smgate logs hold -h):
             add --id ID --reason R [--agency A] [--user U] [--from DATE] [--to DATE] [--by NAME]
@@ -132,11 +133,13 @@ func whoami() string {
 
 func runLogsVerify(e *env, args []string) int {
 	const name = "logs verify"
-	fs := newFlags(e, name, "[--config F | --dir DIR [--key-file F]] [--since DATE]")
+	fs := newFlags(e, name, "[--config F | --dir DIR [--key-file F] [--anchors F]] [--since DATE]")
 	config := fs.String("config", defaultConfig(), "gateway config `file`: logs.dir, the checkpoint in data_dir and logs.hmac_key_file")
 	dir := fs.String("dir", "", "verify the day files in this `directory` instead (a copy, an archive): the chain only, "+
 		"not the checkpoint of the live log; the key is --key-file, else the config's when it can be read")
 	keyFile := fs.String("key-file", "", "chain key `file` for --dir (overrides the config's logs.hmac_key_file)")
+	anchors := fs.String("anchors", "", "prune anchors `file` for --dir: a copy of data_dir/"+logs.AnchorFile+
+		" taken with the day files (default: DIR/"+logs.AnchorFile+" when there)")
 	since := fs.String("since", "", "verify from this `DATE` (YYYY-MM-DD, UTC) on")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
@@ -144,6 +147,9 @@ func runLogsVerify(e *env, args []string) int {
 	err := noArgs(fs)
 	if err == nil && *keyFile != "" && *dir == "" {
 		err = logsUsagef("--key-file goes with --dir (with --config the key is logs.hmac_key_file)")
+	}
+	if err == nil && *anchors != "" && *dir == "" {
+		err = logsUsagef("--anchors goes with --dir (with --config the anchors are in data_dir)")
 	}
 	if err != nil {
 		return logsExit(e, name, err)
@@ -157,9 +163,16 @@ func runLogsVerify(e *env, args []string) int {
 		return logsExit(e, name, err)
 	}
 	o.Since = from
+	if *dir != "" {
+		o.Anchors, o.OpenStart = dirAnchors(*dir, *anchors)
+	}
 	res, err := logs.Verify(o)
 	var ve *logs.VerifyError
 	if errors.As(err, &ve) {
+		if o.OpenStart {
+			err = fmt.Errorf("%w\n(no prune anchors with this copy: if prune deleted days of it, copy data_dir/%s into %s or give --anchors)",
+				err, logs.AnchorFile, o.Dir)
+		}
 		return logsExit(e, name, fmt.Errorf("FAILED in %s: %w", o.Dir, err))
 	}
 	if err != nil {
@@ -171,13 +184,36 @@ func runLogsVerify(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "ok: %d day files, %d records verified in %s\nchain head %s\n",
 		res.Files, res.Records, o.Dir, res.Head)
+	if res.OpenStart != "" {
+		fmt.Fprintf(e.stdout, "not verified: the first record (%s line 1), taken as given: it does not follow from the start "+
+			"of the chain and there are no prune anchors with this copy, so what came before it is not known (days pruned, "+
+			"or records deleted); to check it, copy data_dir/%s into %s or give --anchors\n", res.OpenStart, logs.AnchorFile, o.Dir)
+	}
 	if o.StateDir == "" {
 		fmt.Fprintln(e.stdout, "chain only: the checkpoint of the live log was not compared (--dir)")
+	}
+	if len(res.Given) > 0 {
+		fmt.Fprintf(e.stdout, "%d prune anchors taken as given (%s): written by an older smgate without the chain value "+
+			"their pruned days continued from, so the end of the records before each is not checked\n",
+			len(res.Given), strings.Join(res.Given, "; "))
 	}
 	if res.Partial > 0 {
 		fmt.Fprintf(e.stdout, "last line incomplete (%d bytes): being written, or torn and cut at the next start\n", res.Partial)
 	}
 	return 0
+}
+
+// dirAnchors returns the anchor file for verify --dir: flag, else the
+// copy in dir when there; with none, the chain may start anywhere.
+func dirAnchors(dir, flag string) (path string, openStart bool) {
+	if flag != "" {
+		return flag, false
+	}
+	path = filepath.Join(dir, logs.AnchorFile)
+	if _, err := os.Stat(path); err == nil {
+		return path, false
+	}
+	return "", true
 }
 
 // verifyOptions returns what logs verify checks: the log of the config,

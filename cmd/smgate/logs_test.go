@@ -17,6 +17,7 @@ import (
 // commands.
 type logsEnv struct {
 	config, data, dir string
+	key               []byte // the chain key writeDays writes with
 }
 
 func newLogsEnv(t *testing.T, extra string) *logsEnv {
@@ -45,7 +46,7 @@ func (le *logsEnv) writeDays(t *testing.T, n int, daysAgo ...int) {
 	t.Helper()
 	for _, ago := range daysAgo {
 		at := time.Now().UTC().AddDate(0, 0, -ago)
-		w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data, Now: func() time.Time { return at }})
+		w, err := logs.Open(logs.Options{Dir: le.dir, StateDir: le.data, HMACKey: le.key, Now: func() time.Time { return at }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,4 +288,147 @@ func TestLogsVerifyNothingToVerify(t *testing.T) {
 			t.Errorf("logs verify %s: exit %d, stdout %q", strings.Join(args, " "), code, out)
 		}
 	}
+}
+
+// heldPruneEnv is a keyed log of 2 records a day for ten days to today,
+// pruned with a retention of 3 days and a hold on the day 7 days ago:
+// that day is kept before a pruned run of 3 days.
+func heldPruneEnv(t *testing.T) *logsEnv {
+	t.Helper()
+	le := newLogsEnv(t, "retention_days = 3\nhmac_key_file = \"key\"")
+	le.key = []byte("chain key")
+	if err := os.WriteFile(filepath.Join(filepath.Dir(le.config), "key"), le.key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	le.writeDays(t, 2, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+	held := time.Now().UTC().AddDate(0, 0, -7).Format("2006-01-02")
+	le.expect(t, 0, nil, "logs", "hold", "add", "--config", le.config, "--id", "h", "--reason", "r",
+		"--from", held, "--to", held)
+	le.expect(t, 0, []string{"deleted 5 day files", "kept " + dayName(7) + ": hold h"}, "logs", "prune", "--config", le.config)
+	out := le.expect(t, 0, []string{"ok: 5 day files"}, "logs", "verify", "--config", le.config)
+	if strings.Contains(out, "given") {
+		t.Errorf("verify of a log pruned now takes an anchor as given:\n%s", out)
+	}
+	return le
+}
+
+// TestLogsVerifyHeldDay: cutting or deleting the held day kept before a
+// pruned run fails verify --config, naming the day file.
+func TestLogsVerifyHeldDay(t *testing.T) {
+	t.Run("tail cut", func(t *testing.T) {
+		le := heldPruneEnv(t)
+		path := filepath.Join(le.dir, dayName(7))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := bytes.Cut(b, []byte("\n"))
+		if err := os.WriteFile(path, append(first, '\n'), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		le.expect(t, 1, []string{"FAILED", dayName(7) + ": ends after 1 records"}, "logs", "verify", "--config", le.config)
+	})
+	t.Run("deleted", func(t *testing.T) {
+		le := heldPruneEnv(t)
+		if err := os.Remove(filepath.Join(le.dir, dayName(7))); err != nil {
+			t.Fatal(err)
+		}
+		le.expect(t, 1, []string{"FAILED", dayName(7) + ": missing"}, "logs", "verify", "--config", le.config)
+	})
+}
+
+// TestLogsVerifyLegacyAnchors: anchors of an older gateway (day and head
+// only) verify, and verify says that it takes them as given.
+func TestLogsVerifyLegacyAnchors(t *testing.T) {
+	le := heldPruneEnv(t)
+	path := filepath.Join(le.data, logs.AnchorFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Anchors []logs.Anchor }
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range doc.Anchors {
+		doc.Anchors[i] = logs.Anchor{Day: a.Day, Head: a.Head}
+	}
+	if b, err = json.Marshal(map[string]any{"anchors": doc.Anchors}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 0, []string{"ok: 5 day files", "2 prune anchors taken as given",
+		"days up to " + time.Now().UTC().AddDate(0, 0, -4).Format("2006-01-02")},
+		"logs", "verify", "--config", le.config)
+}
+
+// copyLog copies the day files of le to a new directory, as an archive
+// without the data directory.
+func copyLog(t *testing.T, le *logsEnv) string {
+	t.Helper()
+	dir := t.TempDir()
+	files, err := logs.DayFiles(le.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestLogsVerifyDirPrunedCopy: verify --dir of a copy of a pruned log
+// uses the anchors copied with it or named by --anchors; without them it
+// passes what it can check and says that the first record is taken as
+// given, and still fails, with a hint, on a gap it cannot check.
+func TestLogsVerifyDirPrunedCopy(t *testing.T) {
+	le := heldPruneEnv(t)
+	key := filepath.Join(filepath.Dir(le.config), "key")
+	anchors := filepath.Join(le.data, logs.AnchorFile)
+	noHold := copyLog(t, le)
+	// As if pruned without the hold: the copy starts after the last run.
+	if err := os.Remove(filepath.Join(noHold, dayName(7))); err != nil {
+		t.Fatal(err)
+	}
+	out := le.expect(t, 0, []string{"ok: 4 day files, 9 records verified",
+		"not verified: the first record (" + dayName(3) + " line 1), taken as given", "--anchors"},
+		"logs", "verify", "--dir", noHold, "--key-file", key)
+	if strings.Contains(out, "FAILED") {
+		t.Errorf("verify --dir without anchors:\n%s", out)
+	}
+	// With the anchors, the held day is known to be missing.
+	le.expect(t, 1, []string{"FAILED", dayName(7) + ": missing"},
+		"logs", "verify", "--dir", noHold, "--key-file", key, "--anchors", anchors)
+
+	held := copyLog(t, le)
+	le.expect(t, 1, []string{"FAILED", "missing or chain broken", "no prune anchors with this copy", "--anchors"},
+		"logs", "verify", "--dir", held, "--key-file", key)
+	out = le.expect(t, 0, []string{"ok: 5 day files, 12 records verified"},
+		"logs", "verify", "--dir", held, "--key-file", key, "--anchors", anchors)
+	if strings.Contains(out, "not verified") {
+		t.Errorf("verify --dir --anchors:\n%s", out)
+	}
+	b, err := os.ReadFile(anchors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(held, logs.AnchorFile), b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 0, []string{"ok: 5 day files, 12 records verified"}, "logs", "verify", "--dir", held, "--key-file", key)
+	if err := os.Remove(filepath.Join(held, dayName(7))); err != nil {
+		t.Fatal(err)
+	}
+	le.expect(t, 1, []string{"FAILED", dayName(7) + ": missing"}, "logs", "verify", "--dir", held, "--key-file", key)
+	le.expect(t, 1, []string{"prune anchors", "no such file"},
+		"logs", "verify", "--dir", held, "--key-file", key, "--anchors", anchors+".nope")
+	le.expect(t, 2, []string{"--anchors goes with --dir"}, "logs", "verify", "--config", le.config, "--anchors", anchors)
 }

@@ -66,7 +66,7 @@ func TestServeLogMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var repairs []string
-	err = logs.Search(dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
+	_, err = logs.Search(dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
 		if r.Action == logs.ActionRepair {
 			repairs = append(repairs, r.Message)
 			if r.By != whoami() || r.By == "" {

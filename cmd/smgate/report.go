@@ -82,6 +82,7 @@ func (f *reportFlags) run(e *env, args []string, now time.Time) error {
 	if rep == nil {
 		return err
 	}
+	noteUnterminated(e, "report", rep.Unterminated)
 	// A report with damaged lines left out is still written; it says so.
 	return errors.Join(f.output(e, rep, write), err)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,5 +229,25 @@ func TestReportWarnsUnknownFilter(t *testing.T) {
 	}
 	if code, _, errOut := runReportCmd(t, "report", "--config", cfg, "--agency", "DCF"); code != 0 || errOut != "" {
 		t.Errorf("known agency: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestReportUnterminatedLastLine: report does not count a record without
+// its newline at the end of a day file, and says so on stderr.
+func TestReportUnterminatedLastLine(t *testing.T) {
+	dir := t.TempDir()
+	cfg := reportPolicy(t, dir)
+	logDir := filepath.Join(dir, "var", "logs")
+	reportLog(t, logDir)
+	name, n := appendUnterminated(t, logDir, logs.Record{Time: time.Now().UTC().Add(-time.Hour), ID: "forged",
+		Observer: "gw-test", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed, Reason: "allowed-grant",
+		User: "forger", Agency: "DCF", Domain: "www.facebook.com", Platform: "facebook", Account: "fb-dcf"})
+	code, out, errOut := runReportCmd(t, "report", "--config", cfg, "--format", "csv", "--by", "user")
+	if code != 0 || strings.Contains(out, "forger") || !strings.Contains(out, "total,,,1,2") {
+		t.Errorf("exit %d, report:\n%s\nwant 0 and the counts without the unterminated record", code, out)
+	}
+	if note := fmt.Sprintf("smgate report: left out the unterminated last line of %s", name); !strings.Contains(errOut, note) ||
+		!strings.Contains(errOut, fmt.Sprintf("%d bytes", n)) {
+		t.Errorf("stderr %q, want %q and the byte count", errOut, note)
 	}
 }

@@ -123,7 +123,7 @@ func (f *searchFlags) run(e *env, args []string, now time.Time) error {
 	}
 	f.warnUnknown(e)
 	n := 0
-	err = logs.Search(dir, q, func(line []byte, r *logs.Record) error {
+	unterminated, err := logs.Search(dir, q, func(line []byte, r *logs.Record) error {
 		if err := out.write(line, r); err != nil {
 			return err
 		}
@@ -132,10 +132,19 @@ func (f *searchFlags) run(e *env, args []string, now time.Time) error {
 		}
 		return nil
 	})
+	noteUnterminated(e, "logs search", unterminated)
 	if err != nil && n == 0 {
 		return err // nothing on stdout, not even a header
 	}
 	return errors.Join(out.flush(), err)
+}
+
+// noteUnterminated says on stderr which unterminated last lines a search
+// left out, as verify notes them: they are no error.
+func noteUnterminated(e *env, name string, us []logs.Unterminated) {
+	for _, u := range us {
+		fmt.Fprintf(e.stderr, "smgate %s: %s\n", name, u)
+	}
 }
 
 // warnUnknown warns on stderr about a --reason that is no reason code,

@@ -421,3 +421,44 @@ func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
 		t.Errorf("--dir only, misspelt --reason: exit %d, stderr %q; want the warning", code, errOut)
 	}
 }
+
+// appendUnterminated appends a well-formed record without its newline to
+// the day file of r, as a forger or a write in progress would leave it.
+func appendUnterminated(t *testing.T, dir string, r logs.Record) (name string, n int) {
+	t.Helper()
+	line := logs.AppendRecord(nil, &r)
+	line = append(line[:len(line)-1], `,"smgate.chain":"`+strings.Repeat("0f", 32)+`"}`...)
+	name = logs.DayFileName(r.Time)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(line); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return name, len(line)
+}
+
+// TestLogsSearchUnterminatedLastLine: a record without its newline at the
+// end of the newest file is left out of every format, with a note on
+// stderr naming the file and its size, and the search succeeds.
+func TestLogsSearchUnterminatedLastLine(t *testing.T) {
+	dir := searchLog(t)
+	name, n := appendUnterminated(t, dir, logs.Record{Time: searchDay.Add(51 * time.Hour), ID: "forged",
+		Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed, User: "jsmith", Agency: "DCF"})
+	note := fmt.Sprintf("left out the unterminated last line of %s (line 2, %d bytes)", name, n)
+	for _, format := range []string{"table", "csv", "json"} {
+		t.Run(format, func(t *testing.T) {
+			code, out, errOut := runSearch(t, "--dir", dir, "--format", format)
+			if code != 0 || strings.Contains(out, "forged") || !strings.Contains(out, "s5") {
+				t.Errorf("exit %d, stdout:\n%s\nwant 0 and s1..s5 without the unterminated record", code, out)
+			}
+			if !strings.Contains(errOut, note) {
+				t.Errorf("stderr %q, want %q", errOut, note)
+			}
+		})
+	}
+}

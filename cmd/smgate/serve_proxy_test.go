@@ -51,7 +51,7 @@ listen = ""`)
 func requestRecords(t *testing.T, g *gateway) []logs.Record {
 	t.Helper()
 	var out []logs.Record
-	err := logs.Search(g.cfg.Logs.Dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
+	_, err := logs.Search(g.cfg.Logs.Dir, logs.Query{}, func(_ []byte, r *logs.Record) error {
 		if r.Action == logs.ActionHTTPRequest {
 			out = append(out, *r)
 		}
