@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode"
 
@@ -184,7 +185,38 @@ func (s *HoldStore) saveUnsynced(holds []Hold) error {
 	if err != nil {
 		return fmt.Errorf("write holds: %w", err)
 	}
+	unlock, err := lockHolds(filepath.Dir(s.path))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	return atomicfile.WriteFile(s.path, append(b, '\n'), 0o640)
+}
+
+// holdsLockFile serialises changes to the holds with the deletions of a
+// prune (see Prune), across processes and within one.
+const holdsLockFile = "holds.lock"
+
+// lockHolds takes the holds lock of stateDir, waiting for it, and returns
+// its release. A prune holds it from its last look at the holds until its
+// files are deleted, so a hold saved meanwhile waits for the deletions and
+// a hold saved before is seen.
+func lockHolds(stateDir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(stateDir, holdsLockFile), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("holds lock: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("holds lock %s: %w", f.Name(), err)
+	}
+	return func() { _ = f.Close() }, nil // closing releases the lock
 }
 
 // Add saves h, stamping CreatedAt when zero, and returns it as saved. An

@@ -30,6 +30,8 @@ type PruneOptions struct {
 	Writer *Writer
 	// By is who prunes, for the record.
 	By string
+
+	beforeDelete func() // tests: runs after the files are checked, before the holds lock is taken
 }
 
 // HeldFile is a day file old enough to delete that a hold keeps.
@@ -94,6 +96,25 @@ func Prune(o PruneOptions) (PruneResult, error) {
 			res.Deleted = append(res.Deleted, f.Name)
 		}
 		return res, nil
+	}
+	// A hold placed while the files were checked must still keep its
+	// days: the holds are read again under the lock that saving one
+	// takes, and kept until the files are gone.
+	if o.beforeDelete != nil {
+		o.beforeDelete()
+	}
+	unlock, err := lockHolds(o.StateDir)
+	if err != nil {
+		return res, fmt.Errorf("prune: %w", err)
+	}
+	defer unlock()
+	if holds, err = NewHoldStore(o.StateDir, nil).List(); err != nil {
+		return res, fmt.Errorf("prune: %w", err)
+	}
+	for _, f := range del {
+		if h, ok := held(holds, f.Day); ok {
+			return res, fmt.Errorf("prune: hold %s, placed while the files were checked, covers %s: nothing deleted; prune again", h.ID, f.Name)
+		}
 	}
 	return res, o.apply(del, all, need, &res)
 }

@@ -215,3 +215,36 @@ func TestPruneBadOptions(t *testing.T) {
 		t.Error("Prune without a writer")
 	}
 }
+
+// TestPruneSeesHoldPlacedMeanwhile: a hold placed after prune read the
+// holds, while it checked the files, still keeps its days: prune reads
+// the holds again under the lock that saving one takes, deletes nothing,
+// and says so. The next prune keeps the held day and deletes the rest.
+func TestPruneSeesHoldPlacedMeanwhile(t *testing.T) {
+	l := newTestLog(t)
+	tenDays(t, l)
+	store := NewHoldStore(l.state, l.clock.Now)
+	late := Hold{ID: "late", Reason: "subpoena", From: mustDate("2025-03-02"), To: mustDate("2025-03-02")}
+	_, err := l.prune(t, func(o *PruneOptions) {
+		o.beforeDelete = func() {
+			if _, err := store.Add(late); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "hold late, placed while the files were checked, covers "+dayNames(2)[0]) {
+		t.Fatalf("prune with a hold placed meanwhile: %v", err)
+	}
+	if got := l.fileNames(t); len(got) != 10 {
+		t.Fatalf("files after the refused prune: %v", got)
+	}
+	l.mustVerify(t)
+	res, err := l.prune(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(res.Deleted, " "), strings.Join(dayNames(1, 3, 4, 5, 6), " "); got != want {
+		t.Errorf("deleted %s, want %s", got, want)
+	}
+	l.mustVerify(t)
+}
