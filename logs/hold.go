@@ -185,12 +185,20 @@ func (s *HoldStore) saveUnsynced(holds []Hold) error {
 	if err != nil {
 		return fmt.Errorf("write holds: %w", err)
 	}
+	return atomicfile.WriteFile(s.path, append(b, '\n'), 0o640)
+}
+
+// lock takes s.mu and the holds lock of the state directory, for a read,
+// change and write of the holds that no other process or prune
+// interleaves with; the caller runs the returned release.
+func (s *HoldStore) lock() (func(), error) {
+	s.mu.Lock()
 	unlock, err := lockHolds(filepath.Dir(s.path))
 	if err != nil {
-		return err
+		s.mu.Unlock()
+		return nil, err
 	}
-	defer unlock()
-	return atomicfile.WriteFile(s.path, append(b, '\n'), 0o640)
+	return func() { unlock(); s.mu.Unlock() }, nil
 }
 
 // holdsLockFile serialises changes to the holds with the deletions of a
@@ -198,11 +206,15 @@ func (s *HoldStore) saveUnsynced(holds []Hold) error {
 const holdsLockFile = "holds.lock"
 
 // lockHolds takes the holds lock of stateDir, waiting for it, and returns
-// its release. A prune holds it from its last look at the holds until its
-// files are deleted, so a hold saved meanwhile waits for the deletions and
-// a hold saved before is seen.
+// its release. Every change of the holds holds it from its read to its
+// write, so that two processes (serve's admin API and a CLI command) do
+// not lose each other's holds; a prune holds it from its last look at the
+// holds until its files are deleted, so a hold saved meanwhile waits for
+// the deletions and a hold saved before is seen.
 func lockHolds(stateDir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(stateDir, holdsLockFile), os.O_RDWR|os.O_CREATE, 0o640)
+	// Read-only and readable by all: flock needs no write access, so a
+	// lock file that root created is usable by the service user.
+	f, err := os.OpenFile(filepath.Join(stateDir, holdsLockFile), os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("holds lock: %w", err)
 	}
@@ -228,8 +240,11 @@ func (s *HoldStore) Add(h Hold) (Hold, error) {
 	if h.CreatedAt.IsZero() {
 		h.CreatedAt = s.now().UTC()
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return h, err
+	}
+	defer unlock()
 	holds, err := s.listUnsynced()
 	if err != nil {
 		return h, err
@@ -255,8 +270,11 @@ func (s *HoldStore) Place(h Hold) (saved Hold, created bool, err error) {
 		h.CreatedAt = s.now().UTC()
 	}
 	h.Unrecorded = true
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return h, false, err
+	}
+	defer unlock()
 	holds, err := s.listUnsynced()
 	if err != nil {
 		return h, false, err
@@ -288,8 +306,11 @@ func (h Hold) terms() string {
 // MarkRecorded clears Unrecorded of the hold id once the record of its
 // placing is durable. An unknown id is ErrHoldUnknown.
 func (s *HoldStore) MarkRecorded(id string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	holds, err := s.listUnsynced()
 	if err != nil {
 		return err
@@ -323,8 +344,11 @@ func (s *HoldStore) Get(id string) (Hold, error) {
 // Release deletes the hold id and returns it. An unknown id is
 // ErrHoldUnknown.
 func (s *HoldStore) Release(id string) (Hold, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return Hold{}, err
+	}
+	defer unlock()
 	holds, err := s.listUnsynced()
 	if err != nil {
 		return Hold{}, err

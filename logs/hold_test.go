@@ -2,9 +2,11 @@ package logs
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -106,5 +108,35 @@ func TestHoldRecord(t *testing.T) {
 	if r.Action != ActionHold || r.Target != "hold:lit-1" || r.By != "counsel" ||
 		!strings.Contains(r.Message, "add hold lit-1: case 42; agency DCF; user jdoe; days 2025-01-01 on (open-ended)") {
 		t.Errorf("record %+v", r)
+	}
+}
+
+// TestHoldsFromTwoStoresAtOnce: holds saved at the same moment through
+// two stores on one state directory, as serve's admin API and a CLI
+// command are, are all kept: each change reads and writes under the holds
+// lock.
+func TestHoldsFromTwoStoresAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	stores := []*HoldStore{NewHoldStore(dir, nil), NewHoldStore(dir, nil)}
+	const each = 20
+	var wg sync.WaitGroup
+	for si, s := range stores {
+		for i := range each {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Add(Hold{ID: fmt.Sprintf("s%d-%d", si, i), Reason: "subpoena"}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	holds, err := stores[0].List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(holds) != 2*each {
+		t.Errorf("%d holds kept of %d saved", len(holds), 2*each)
 	}
 }
