@@ -28,7 +28,8 @@ const AnchorFile = "logs.anchor"
 // alter an anchor either.
 //
 // An anchor written before From existed has only Day and Head; Verify
-// takes it as given and says so.
+// takes it as given and says so, but only at the start of the log (see
+// uncheckable).
 type Anchor struct {
 	First string `json:"first,omitempty"` // first day of the run, YYYY-MM-DD
 	Day   string `json:"day"`             // last day of the run, YYYY-MM-DD
@@ -178,6 +179,40 @@ func anchorsIn(anchors []anchor, lo, hi time.Time) []anchor {
 	return in
 }
 
+// uncheckable returns a legacy anchor that lies where no older smgate
+// could have written it, if there is one. A legacy anchor has no seal and
+// no From: anyone can write one, and verify takes its end as given. So one
+// is accepted only in the earliest run of the log, before the first day
+// file and before every sealed anchor: an older smgate pruned only from
+// the start of the log, and a newer one seals what it prunes after. Any
+// other (after a kept day, or after a sealed run) would let whoever can
+// write the anchor file make a day file disappear without the key.
+func uncheckable(anchors []anchor, files []DayFile) (anchor, bool) {
+	var limit time.Time // the first day that a legacy anchor may not reach
+	if len(files) > 0 {
+		limit = files[0].Day
+	}
+	for _, a := range anchors {
+		if !a.legacy && (limit.IsZero() || a.first.Before(limit)) {
+			limit = a.first
+		}
+	}
+	for _, a := range anchors {
+		if a.legacy && !limit.IsZero() && !a.last.Before(limit) {
+			return a, true
+		}
+	}
+	return anchor{}, false
+}
+
+// uncheckableError is Verify's error for the anchor that uncheckable
+// returned.
+func uncheckableError(a anchor) error {
+	return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf("prune anchor of %s has no seal and does not come "+
+		"before the first day file and every sealed anchor, where only an older smgate could have written one: "+
+		"it cannot be checked (written by an older smgate, or forged)", a.days())}
+}
+
 // mergeAnchors returns the anchors that the kept files need: for each gap
 // before a kept file, the anchors in it, each one that continues from
 // the one before merged into it.
@@ -192,16 +227,14 @@ func mergeAnchors(key []byte, kept []DayFile, all []anchor) []anchor {
 		}
 		cur := in[0]
 		for _, a := range in[1:] {
-			if a.legacy || cur.to != a.from {
+			// A legacy anchor is never merged with a sealed one: the
+			// sealed one after it keeps it from reaching kept days.
+			if a.legacy || cur.legacy || cur.to != a.from {
 				out = append(out, cur)
 				cur = a
 				continue
 			}
-			if cur.legacy {
-				cur = anchor{last: a.last, to: a.to, legacy: true}
-			} else {
-				cur = newAnchor(key, cur.first, a.last, cur.from, a.to)
-			}
+			cur = newAnchor(key, cur.first, a.last, cur.from, a.to)
 		}
 		out = append(out, cur)
 	}

@@ -140,20 +140,66 @@ func TestVerifyAnchorOtherKey(t *testing.T) {
 	}
 }
 
-// TestVerifyLegacyAnchors: anchors written by an older smgate (day and
-// head only) still verify the kept files; Verify names them as taken as
-// given.
+// TestVerifyLegacyAnchors: an anchor written by an older smgate (day and
+// head only) at the start of the log still verifies the kept files;
+// Verify names it as taken as given. One after a kept day cannot be
+// checked and fails.
 func TestVerifyLegacyAnchors(t *testing.T) {
 	l := heldPrune(t)
 	l.editAnchors(t, func(as []Anchor) []Anchor {
-		for i := range as {
-			as[i] = Anchor{Day: as[i].Day, Head: as[i].Head}
-		}
+		as[0] = Anchor{Day: as[0].Day, Head: as[0].Head}
 		return as
 	})
 	res := l.mustVerify(t)
-	if want := []string{"days up to 2025-03-02", "days up to 2025-03-06"}; !slices.Equal(res.Given, want) || res.Files != 5 {
+	if want := []string{"days up to 2025-03-02"}; !slices.Equal(res.Given, want) || res.Files != 5 {
 		t.Errorf("Verify %+v; want 5 files and anchors given %v", res, want)
+	}
+	l.editAnchors(t, func(as []Anchor) []Anchor {
+		as[1] = Anchor{Day: as[1].Day, Head: as[1].Head}
+		return as
+	})
+	_, err := Verify(l.verifyOptions())
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.File != AnchorFile || !strings.Contains(ve.Problem, "days up to 2025-03-06 has no seal") {
+		t.Errorf("Verify with a legacy anchor after a kept day: %v; want it named", err)
+	}
+}
+
+// TestVerifyForgedLegacyAnchor: deleting a kept day file and writing a
+// legacy anchor for it (no key needed) fails verify, naming the anchor,
+// and stops prune, forced or not.
+func TestVerifyForgedLegacyAnchor(t *testing.T) {
+	for _, d := range []int{3, 8} { // held; recent
+		t.Run(dayNames(d)[0], func(t *testing.T) {
+			l := heldPrune(t)
+			path := filepath.Join(l.dir, dayNames(d)[0])
+			head, _, err := lastSum(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			day := strings.TrimSuffix(strings.TrimPrefix(dayNames(d)[0], "usage-"), ".jsonl")
+			l.editAnchors(t, func(as []Anchor) []Anchor { return append(as, Anchor{Day: day, Head: head.String()}) })
+			_, err = Verify(l.verifyOptions())
+			var ve *VerifyError
+			if !errors.As(err, &ve) || ve.File != AnchorFile ||
+				!strings.Contains(ve.Problem, "days up to "+day+" has no seal") || !strings.Contains(ve.Problem, "cannot be checked") {
+				t.Fatalf("Verify: %v; want the forged anchor named", err)
+			}
+			before := l.fileNames(t)
+			l.clock.Set(day1.AddDate(0, 0, 11))
+			for _, force := range []bool{false, true} {
+				if _, err := l.prune(t, func(o *PruneOptions) { o.Force = force }); err == nil ||
+					!strings.Contains(err.Error(), "cannot be checked") {
+					t.Errorf("Prune (force %v): %v; want it refused", force, err)
+				}
+			}
+			if got := l.fileNames(t); !slices.Equal(got, before) {
+				t.Errorf("files %v after a refused prune, want %v", got, before)
+			}
+		})
 	}
 }
 

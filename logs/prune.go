@@ -181,6 +181,10 @@ func (o *PruneOptions) anchors(files, del []DayFile, until time.Time, check bool
 	if err != nil {
 		return nil, nil, fmt.Errorf("prune: %w", err)
 	}
+	// Prune builds on no anchor that verify cannot check, forced or not.
+	if a, bad := uncheckable(old, files); bad {
+		return nil, nil, fmt.Errorf("prune: nothing deleted: %w", uncheckableError(a))
+	}
 	added, err := newAnchors(o.HMACKey, files, del, old)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prune: %w", err)

@@ -183,6 +183,9 @@ func (v *verifier) noFiles() error {
 }
 
 func (v *verifier) walk() error {
+	if a, bad := uncheckable(v.anchors, v.files); bad {
+		return uncheckableError(a)
+	}
 	start := 0
 	for start < len(v.files) && v.files[start].Day.Before(day(v.o.Since)) {
 		start++
