@@ -179,6 +179,28 @@ func anchorsIn(anchors []anchor, lo, hi time.Time) []anchor {
 	return in
 }
 
+// stale returns anchors without the sealed ones whose run covers a day
+// file that exists and without duplicates, and reports whether it left
+// any out. Prune saves every anchor before it deletes a file, so a prune
+// interrupted before its deletions were done leaves anchors for days
+// still on disk. Left there, they would be added again by the next
+// prune (which then failed for good: two anchors for one day do not
+// link), and would stand in for their day file as soon as it was gone,
+// deleted by hand although a hold placed since keeps it. While the file
+// exists it is what verify walks, and the anchor is not needed. Legacy
+// anchors are left to uncheckable: no prune of this version wrote them.
+func stale(anchors []anchor, files []DayFile) ([]anchor, bool) {
+	var out []anchor
+	for _, a := range anchors {
+		covers := func(f DayFile) bool { return !a.legacy && a.covers(f.Day) }
+		if slices.ContainsFunc(files, covers) || slices.Contains(out, a) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, len(out) != len(anchors)
+}
+
 // uncheckable returns a legacy anchor that lies where no older smgate
 // could have written it, if there is one. A legacy anchor has no seal and
 // no From: anyone can write one, and verify takes its end as given. So one

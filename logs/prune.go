@@ -72,6 +72,10 @@ func Prune(o PruneOptions) (PruneResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("prune: %w", err)
 	}
+	old, err := o.cleanAnchors(files)
+	if err != nil {
+		return res, err
+	}
 	del := o.plan(files, holds, &res)
 	if len(del) == 0 {
 		return res, nil
@@ -87,7 +91,7 @@ func Prune(o PruneOptions) (PruneResult, error) {
 	if err := o.verify(until, &res); err != nil {
 		return res, err
 	}
-	all, need, err := o.anchors(files, del, until, res.Unverified == nil)
+	all, need, err := o.anchors(files, del, old, until, res.Unverified == nil)
 	if err != nil {
 		return res, err
 	}
@@ -172,15 +176,29 @@ func (o *PruneOptions) verifyOptions(until time.Time) VerifyOptions {
 	return VerifyOptions{Dir: o.Dir, StateDir: o.StateDir, HMACKey: o.HMACKey, Until: until}
 }
 
-// anchors returns the anchors to save while deleting (the old ones and
-// one for each file deleted) and those to keep after (merged). With
-// check it verifies the kept files, up to until, with the kept anchors
-// before anything is deleted.
-func (o *PruneOptions) anchors(files, del []DayFile, until time.Time, check bool) (all, need []anchor, err error) {
+// cleanAnchors reads the anchors and leaves out those of a prune that was
+// interrupted before its deletions were done (see stale), saving the rest
+// unless DryRun. Serve prunes at start, so a crash is cleaned up at the
+// next start.
+func (o *PruneOptions) cleanAnchors(files []DayFile) ([]anchor, error) {
 	old, err := readAnchors(filepath.Join(o.StateDir, AnchorFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("prune: %w", err)
+		return nil, fmt.Errorf("prune: %w", err)
 	}
+	kept, changed := stale(old, files)
+	if changed && !o.DryRun {
+		if err := writeAnchors(o.StateDir, kept); err != nil {
+			return nil, fmt.Errorf("prune: %w", err)
+		}
+	}
+	return kept, nil
+}
+
+// anchors returns the anchors to save while deleting (old and one for
+// each file deleted) and those to keep after (merged). With check it
+// verifies the kept files, up to until, with the kept anchors before
+// anything is deleted.
+func (o *PruneOptions) anchors(files, del []DayFile, old []anchor, until time.Time, check bool) (all, need []anchor, err error) {
 	// Prune builds on no anchor that verify cannot check, forced or not.
 	if a, bad := uncheckable(old, files); bad {
 		return nil, nil, fmt.Errorf("prune: nothing deleted: %w", uncheckableError(a))
