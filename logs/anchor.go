@@ -27,6 +27,12 @@ const AnchorFile = "logs.anchor"
 // under the chain's key, so that whoever cannot compute the chain cannot
 // alter an anchor either.
 //
+// Unlinked marks a run that a forced prune deleted although its first
+// record did not link from From (the kept file before it cut, or the
+// run's first file altered): what it did link from cannot be recovered
+// from a chain value, so Verify fails there, as it did before the prune.
+// It is sealed with the rest.
+//
 // An anchor written before From existed has only Day and Head; Verify
 // takes it as given and says so, but only at the start of the log (see
 // uncheckable).
@@ -36,6 +42,8 @@ type Anchor struct {
 	From  string `json:"from,omitempty"`  // chain value before the run, hex
 	Head  string `json:"head"`            // chain value at its end, hex
 	Seal  string `json:"seal,omitempty"`  // hex
+	// Unlinked: the run's first record did not link from From.
+	Unlinked bool `json:"unlinked,omitempty"`
 }
 
 // sealTag starts what an anchor's seal is computed over, so that it is
@@ -48,18 +56,27 @@ type anchor struct {
 	from, to    Sum
 	seal        Sum
 	legacy      bool // written without From: taken as given
+	unlinked    bool // the run's first record did not link from from
 }
 
 // newAnchor returns the sealed anchor of the days first to last.
-func newAnchor(key []byte, first, last time.Time, from, to Sum) anchor {
-	a := anchor{first: first, last: last, from: from, to: to}
+func newAnchor(key []byte, first, last time.Time, from, to Sum, unlinked bool) anchor {
+	a := anchor{first: first, last: last, from: from, to: to, unlinked: unlinked}
 	a.seal = a.computeSeal(key)
 	return a
 }
 
+// unlinkedTag ends what the seal of an Unlinked anchor is computed over;
+// the other anchors keep the seal they had before it existed.
+const unlinkedTag = "unlinked\n"
+
 func (a anchor) computeSeal(key []byte) Sum {
-	return newChain(key, genesis).next([]byte(sealTag),
-		[]byte(a.first.Format(dayLayout)), []byte(a.last.Format(dayLayout)), a.from[:], a.to[:])
+	parts := [][]byte{[]byte(sealTag),
+		[]byte(a.first.Format(dayLayout)), []byte(a.last.Format(dayLayout)), a.from[:], a.to[:]}
+	if a.unlinked {
+		parts = append(parts, []byte(unlinkedTag))
+	}
+	return newChain(key, genesis).next(parts...)
 }
 
 // sealed reports whether a's seal is its own under key.
@@ -87,7 +104,7 @@ func (a anchor) doc() Anchor {
 		return Anchor{Day: a.last.Format(dayLayout), Head: a.to.String()}
 	}
 	return Anchor{First: a.first.Format(dayLayout), Day: a.last.Format(dayLayout),
-		From: a.from.String(), Head: a.to.String(), Seal: a.seal.String()}
+		From: a.from.String(), Head: a.to.String(), Seal: a.seal.String(), Unlinked: a.unlinked}
 }
 
 func parseAnchor(d Anchor) (anchor, error) {
@@ -100,7 +117,7 @@ func parseAnchor(d Anchor) (anchor, error) {
 	if a.to, ok = parseSum([]byte(d.Head)); !ok {
 		return a, errors.New("bad head")
 	}
-	if d.First == "" && d.From == "" && d.Seal == "" {
+	if d.First == "" && d.From == "" && d.Seal == "" && !d.Unlinked {
 		a.legacy = true
 		return a, nil
 	}
@@ -113,6 +130,7 @@ func parseAnchor(d Anchor) (anchor, error) {
 	if a.seal, ok = parseSum([]byte(d.Seal)); !ok {
 		return a, errors.New("bad seal")
 	}
+	a.unlinked = d.Unlinked
 	return a, nil
 }
 
@@ -251,12 +269,12 @@ func mergeAnchors(key []byte, kept []DayFile, all []anchor) []anchor {
 		for _, a := range in[1:] {
 			// A legacy anchor is never merged with a sealed one: the
 			// sealed one after it keeps it from reaching kept days.
-			if a.legacy || cur.legacy || cur.to != a.from {
+			if a.legacy || cur.legacy || a.unlinked || cur.to != a.from {
 				out = append(out, cur)
 				cur = a
 				continue
 			}
-			cur = newAnchor(key, cur.first, a.last, cur.from, a.to)
+			cur = newAnchor(key, cur.first, a.last, cur.from, a.to, cur.unlinked)
 		}
 		out = append(out, cur)
 	}

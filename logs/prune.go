@@ -3,6 +3,7 @@ package logs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -236,17 +237,31 @@ func (o *PruneOptions) apply(del []DayFile, all, need []anchor, res *PruneResult
 }
 
 // newAnchors returns an anchor for each file to delete: from the chain
-// value its first line links from to that of its last line.
+// value its first line links from to that of its last line. A forced
+// prune may delete a run whose first record does not link from the chain
+// before it (the kept file before it cut): what that record links from
+// cannot be recovered from its chain value, so the run's anchor is
+// marked unlinked, and the break stays where verify sees it.
 func newAnchors(key []byte, files, del []DayFile, old []anchor) ([]anchor, error) {
 	deleted := deletedSet(del)
 	var out []anchor
+	start := true // the next deleted file with a record starts a run
 	for i, f := range files {
 		if !deleted[f.Name] {
+			start = true
 			continue
 		}
 		from, err := chainBefore(files, i, old)
 		if err != nil {
 			return nil, err
+		}
+		unlinked := false
+		if start {
+			linked, has, err := firstLinks(key, f.Path, from)
+			if err != nil {
+				return nil, err
+			}
+			start, unlinked = !has, has && !linked
 		}
 		to, ok, err := lastSum(f.Path)
 		if err != nil {
@@ -255,9 +270,27 @@ func newAnchors(key []byte, files, del []DayFile, old []anchor) ([]anchor, error
 		if !ok {
 			to = from // no record: the run goes on from where it was
 		}
-		out = append(out, newAnchor(key, f.Day, f.Day, from, to))
+		out = append(out, newAnchor(key, f.Day, f.Day, from, to, unlinked))
 	}
 	return out, nil
+}
+
+// firstLinks reports whether the first line of a day file is a record
+// that links from prev, and whether the file has a complete line.
+func firstLinks(key []byte, path string, prev Sum) (linked, has bool, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false, false, fmt.Errorf("read day file: %w", err)
+	}
+	defer fh.Close()
+	line, complete, err := newLineReader(fh).next()
+	switch {
+	case errors.Is(err, io.EOF) || err == nil && !complete:
+		return false, false, nil
+	case err != nil:
+		return false, false, fmt.Errorf("read day file %s: %w", path, err)
+	}
+	return newChain(key, prev).linksFrom(prev, line), true, nil
 }
 
 func deletedSet(del []DayFile) map[string]bool {

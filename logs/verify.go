@@ -237,6 +237,8 @@ func (v *verifier) cross(lo, hi time.Time) error {
 		case !a.sealed(v.o.HMACKey):
 			return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf(
 				"prune anchor of %s does not match its seal: altered, or sealed under another key", a.days())}
+		case a.unlinked:
+			return v.unlinkedRun(a, prev)
 		case a.from != v.chain.head:
 			return v.unlinked(a, prev)
 		}
@@ -281,6 +283,22 @@ func (v *verifier) unlinked(a anchor, prev *anchor) error {
 	}
 	return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf(
 		"prune anchor of %s does not continue from the start of the chain: the day files before it deleted", a.days())}
+}
+
+// unlinkedRun is the error for crossing anchor a, whose run a forced
+// prune deleted although its first record did not link from the chain
+// before it; prev is the anchor crossed before it, if any.
+func (v *verifier) unlinkedRun(a anchor, prev *anchor) error {
+	before := "the chain before it"
+	switch {
+	case prev != nil:
+		before = "the days pruned before it (" + prev.days() + ")"
+	case v.last != nil:
+		before = v.last.Name
+	}
+	return &VerifyError{File: DayFileName(a.first), Problem: fmt.Sprintf(
+		"deleted by a forced prune (anchor of %s) although its first record did not link from the end of %s: "+
+			"records at that end deleted or altered, or this file altered; it can no longer be checked", a.days(), before)}
 }
 
 // dayRange names the day files of the days first to last.
