@@ -416,3 +416,22 @@ func TestInterruptedPruneHeldDay(t *testing.T) {
 		t.Fatalf("Verify with the held day deleted: %v; want %s named", err, held)
 	}
 }
+
+// TestVerifyUnkeyedAnchors: anchors on a log without a key are reported,
+// not failed: anyone can seal them; with a key they are not.
+func TestVerifyUnkeyedAnchors(t *testing.T) {
+	l := newTestLog(t)
+	tenDays(t, l)
+	if res := l.mustVerify(t); res.Unkeyed {
+		t.Error("Unkeyed reported before any anchor")
+	}
+	if _, err := l.prune(t, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := l.mustVerify(t); !res.Unkeyed {
+		t.Errorf("Verify %+v: anchors without a key not reported", res)
+	}
+	if res := heldPrune(t).mustVerify(t); res.Unkeyed {
+		t.Error("Unkeyed reported with a key")
+	}
+}

@@ -51,6 +51,12 @@ type VerifyResult struct {
 	// the chain value before their run (by an older smgate): their end
 	// is taken as given, and what comes before them is not linked to it.
 	Given []string
+	// Unkeyed reports prune anchors on a log without a chain key: their
+	// seals are plain SHA-256, which anyone can compute, so whoever can
+	// write the anchor file can hide deleted days behind a forged one.
+	// Without anchors, hiding a deletion meant rechaining every later
+	// file and the checkpoint.
+	Unkeyed bool
 	// OpenStart names the first day file when the chain value of its
 	// first line was taken as given (VerifyOptions.OpenStart): what came
 	// before it is not known.
@@ -86,6 +92,7 @@ func Verify(o VerifyOptions) (*VerifyResult, error) {
 	if err := v.load(); err != nil {
 		return v.res, err
 	}
+	v.res.Unkeyed = len(v.anchors) > 0 && len(o.HMACKey) == 0
 	if err := v.walk(); err != nil {
 		return v.res, err
 	}

@@ -370,6 +370,20 @@ func TestLogsVerifyLegacyAnchors(t *testing.T) {
 		" has no seal", "cannot be checked"}, "logs", "verify", "--config", le.config)
 }
 
+// TestLogsVerifyUnkeyedAnchors: verify warns that the anchors of a log
+// without a chain key protect nothing, and still succeeds.
+func TestLogsVerifyUnkeyedAnchors(t *testing.T) {
+	le := newLogsEnv(t, "retention_days = 3")
+	le.writeDays(t, 2, 6, 5, 4, 3, 2, 1, 0)
+	out := le.expect(t, 0, []string{"ok: 7 day files"}, "logs", "verify", "--config", le.config)
+	if strings.Contains(out, "warning") {
+		t.Errorf("verify warns before any prune:\n%s", out)
+	}
+	le.expect(t, 0, []string{"deleted 3 day files"}, "logs", "prune", "--config", le.config)
+	le.expect(t, 0, []string{"ok: 4 day files", "warning: the prune anchors protect nothing without a chain key"},
+		"logs", "verify", "--config", le.config)
+}
+
 // copyLog copies the day files of le to a new directory, as an archive
 // without the data directory.
 func copyLog(t *testing.T, le *logsEnv) string {
