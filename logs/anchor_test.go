@@ -3,6 +3,7 @@ package logs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,20 +141,66 @@ func TestVerifyAnchorOtherKey(t *testing.T) {
 	}
 }
 
-// TestVerifyLegacyAnchors: anchors written by an older smgate (day and
-// head only) still verify the kept files; Verify names them as taken as
-// given.
+// TestVerifyLegacyAnchors: an anchor written by an older smgate (day and
+// head only) at the start of the log still verifies the kept files;
+// Verify names it as taken as given. One after a kept day cannot be
+// checked and fails.
 func TestVerifyLegacyAnchors(t *testing.T) {
 	l := heldPrune(t)
 	l.editAnchors(t, func(as []Anchor) []Anchor {
-		for i := range as {
-			as[i] = Anchor{Day: as[i].Day, Head: as[i].Head}
-		}
+		as[0] = Anchor{Day: as[0].Day, Head: as[0].Head}
 		return as
 	})
 	res := l.mustVerify(t)
-	if want := []string{"days up to 2025-03-02", "days up to 2025-03-06"}; !slices.Equal(res.Given, want) || res.Files != 5 {
+	if want := []string{"days up to 2025-03-02"}; !slices.Equal(res.Given, want) || res.Files != 5 {
 		t.Errorf("Verify %+v; want 5 files and anchors given %v", res, want)
+	}
+	l.editAnchors(t, func(as []Anchor) []Anchor {
+		as[1] = Anchor{Day: as[1].Day, Head: as[1].Head}
+		return as
+	})
+	_, err := Verify(l.verifyOptions())
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.File != AnchorFile || !strings.Contains(ve.Problem, "days up to 2025-03-06 has no seal") {
+		t.Errorf("Verify with a legacy anchor after a kept day: %v; want it named", err)
+	}
+}
+
+// TestVerifyForgedLegacyAnchor: deleting a kept day file and writing a
+// legacy anchor for it (no key needed) fails verify, naming the anchor,
+// and stops prune, forced or not.
+func TestVerifyForgedLegacyAnchor(t *testing.T) {
+	for _, d := range []int{3, 8} { // held; recent
+		t.Run(dayNames(d)[0], func(t *testing.T) {
+			l := heldPrune(t)
+			path := filepath.Join(l.dir, dayNames(d)[0])
+			head, _, err := lastSum(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			day := strings.TrimSuffix(strings.TrimPrefix(dayNames(d)[0], "usage-"), ".jsonl")
+			l.editAnchors(t, func(as []Anchor) []Anchor { return append(as, Anchor{Day: day, Head: head.String()}) })
+			_, err = Verify(l.verifyOptions())
+			var ve *VerifyError
+			if !errors.As(err, &ve) || ve.File != AnchorFile ||
+				!strings.Contains(ve.Problem, "days up to "+day+" has no seal") || !strings.Contains(ve.Problem, "cannot be checked") {
+				t.Fatalf("Verify: %v; want the forged anchor named", err)
+			}
+			before := l.fileNames(t)
+			l.clock.Set(day1.AddDate(0, 0, 11))
+			for _, force := range []bool{false, true} {
+				if _, err := l.prune(t, func(o *PruneOptions) { o.Force = force }); err == nil ||
+					!strings.Contains(err.Error(), "cannot be checked") {
+					t.Errorf("Prune (force %v): %v; want it refused", force, err)
+				}
+			}
+			if got := l.fileNames(t); !slices.Equal(got, before) {
+				t.Errorf("files %v after a refused prune, want %v", got, before)
+			}
+		})
 	}
 }
 
@@ -196,7 +243,7 @@ func TestPruneAnchorsVerifyAtEveryStep(t *testing.T) {
 	if got, want := len(del), 3; got != want { // 03-03, 03-07, 03-08
 		t.Fatalf("plan deletes %d files, want %d", got, want)
 	}
-	all, need, err := o.anchors(files, del, mustDate("2025-03-09"), true)
+	all, need, err := o.anchors(files, del, l.anchors(t), mustDate("2025-03-09"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +336,102 @@ func TestVerifyCopyOfPrunedLog(t *testing.T) {
 			t.Errorf("Verify with a missing anchor file: %v", err)
 		}
 	})
+}
+
+// interruptedPrune leaves heldPrune's log as a prune of 03-03, 03-07 and
+// 03-08 (the hold released, a day later) leaves it when it stops after
+// saving its anchors, having deleted the newest n of those files.
+func interruptedPrune(t *testing.T, n int) *testLog {
+	t.Helper()
+	l := heldPrune(t)
+	if _, err := NewHoldStore(l.state, l.clock.Now).Release("h"); err != nil {
+		t.Fatal(err)
+	}
+	l.clock.Set(day1.AddDate(0, 0, 11))
+	l.write(t, "d12", 1)
+	files, err := DayFiles(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := PruneOptions{Dir: l.dir, StateDir: l.state, HMACKey: l.key, RetentionDays: 3, Now: l.clock.Now}
+	del := o.plan(files, nil, &PruneResult{})
+	all, _, err := o.anchors(files, del, l.anchors(t), mustDate("2025-03-09"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAnchors(l.state, all); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range del[len(del)-n:] {
+		if err := os.Remove(f.Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+// TestPruneAfterInterruptedPrune: the next prune leaves out the anchors
+// of the files an interrupted prune did not delete, and completes it.
+func TestPruneAfterInterruptedPrune(t *testing.T) {
+	for _, n := range []int{0, 1, 2} {
+		t.Run(fmt.Sprintf("%d deleted", n), func(t *testing.T) {
+			l := interruptedPrune(t, n)
+			if res := l.mustVerify(t); res.Files != 6-n {
+				t.Fatalf("Verify walked %d files, want %d: an anchor stood in for a day file", res.Files, 6-n)
+			}
+			if _, err := l.prune(t, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := l.fileNames(t), dayNames(9, 10, 12); !slices.Equal(got, want) {
+				t.Errorf("kept %v, want %v", got, want)
+			}
+			as := l.anchors(t)
+			if len(as) != 1 || as[0].days() != "2025-03-01 to 2025-03-08" || as[0].from != genesis {
+				t.Errorf("anchors %+v; want one of 2025-03-01 to 2025-03-08 from genesis", as)
+			}
+			l.mustVerify(t)
+		})
+	}
+}
+
+// TestInterruptedPruneHeldDay: a day that an interrupted prune left with
+// an anchor, held since, cannot be deleted unnoticed once prune has run
+// again (serve prunes at start).
+func TestInterruptedPruneHeldDay(t *testing.T) {
+	l := interruptedPrune(t, 0)
+	if _, err := NewHoldStore(l.state, l.clock.Now).Add(Hold{ID: "h2", Reason: "r",
+		From: mustDate("2025-03-03"), To: mustDate("2025-03-03")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.prune(t, nil); err != nil {
+		t.Fatal(err)
+	}
+	held := dayNames(3)[0]
+	if err := os.Remove(filepath.Join(l.dir, held)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Verify(l.verifyOptions())
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.File != held {
+		t.Fatalf("Verify with the held day deleted: %v; want %s named", err, held)
+	}
+}
+
+// TestVerifyUnkeyedAnchors: anchors on a log without a key are reported,
+// not failed: anyone can seal them; with a key they are not.
+func TestVerifyUnkeyedAnchors(t *testing.T) {
+	l := newTestLog(t)
+	tenDays(t, l)
+	if res := l.mustVerify(t); res.Unkeyed {
+		t.Error("Unkeyed reported before any anchor")
+	}
+	if _, err := l.prune(t, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := l.mustVerify(t); !res.Unkeyed {
+		t.Errorf("Verify %+v: anchors without a key not reported", res)
+	}
+	if res := heldPrune(t).mustVerify(t); res.Unkeyed {
+		t.Error("Unkeyed reported with a key")
+	}
 }

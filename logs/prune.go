@@ -3,6 +3,7 @@ package logs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,10 @@ func Prune(o PruneOptions) (PruneResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("prune: %w", err)
 	}
+	old, err := o.cleanAnchors(files)
+	if err != nil {
+		return res, err
+	}
 	del := o.plan(files, holds, &res)
 	if len(del) == 0 {
 		return res, nil
@@ -87,7 +92,7 @@ func Prune(o PruneOptions) (PruneResult, error) {
 	if err := o.verify(until, &res); err != nil {
 		return res, err
 	}
-	all, need, err := o.anchors(files, del, until, res.Unverified == nil)
+	all, need, err := o.anchors(files, del, old, until, res.Unverified == nil)
 	if err != nil {
 		return res, err
 	}
@@ -172,14 +177,32 @@ func (o *PruneOptions) verifyOptions(until time.Time) VerifyOptions {
 	return VerifyOptions{Dir: o.Dir, StateDir: o.StateDir, HMACKey: o.HMACKey, Until: until}
 }
 
-// anchors returns the anchors to save while deleting (the old ones and
-// one for each file deleted) and those to keep after (merged). With
-// check it verifies the kept files, up to until, with the kept anchors
-// before anything is deleted.
-func (o *PruneOptions) anchors(files, del []DayFile, until time.Time, check bool) (all, need []anchor, err error) {
+// cleanAnchors reads the anchors and leaves out those of a prune that was
+// interrupted before its deletions were done (see stale), saving the rest
+// unless DryRun. Serve prunes at start, so a crash is cleaned up at the
+// next start.
+func (o *PruneOptions) cleanAnchors(files []DayFile) ([]anchor, error) {
 	old, err := readAnchors(filepath.Join(o.StateDir, AnchorFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("prune: %w", err)
+		return nil, fmt.Errorf("prune: %w", err)
+	}
+	kept, changed := stale(old, files)
+	if changed && !o.DryRun {
+		if err := writeAnchors(o.StateDir, kept); err != nil {
+			return nil, fmt.Errorf("prune: %w", err)
+		}
+	}
+	return kept, nil
+}
+
+// anchors returns the anchors to save while deleting (old and one for
+// each file deleted) and those to keep after (merged). With check it
+// verifies the kept files, up to until, with the kept anchors before
+// anything is deleted.
+func (o *PruneOptions) anchors(files, del []DayFile, old []anchor, until time.Time, check bool) (all, need []anchor, err error) {
+	// Prune builds on no anchor that verify cannot check, forced or not.
+	if a, bad := uncheckable(old, files); bad {
+		return nil, nil, fmt.Errorf("prune: nothing deleted: %w", uncheckableError(a))
 	}
 	added, err := newAnchors(o.HMACKey, files, del, old)
 	if err != nil {
@@ -214,17 +237,31 @@ func (o *PruneOptions) apply(del []DayFile, all, need []anchor, res *PruneResult
 }
 
 // newAnchors returns an anchor for each file to delete: from the chain
-// value its first line links from to that of its last line.
+// value its first line links from to that of its last line. A forced
+// prune may delete a run whose first record does not link from the chain
+// before it (the kept file before it cut): what that record links from
+// cannot be recovered from its chain value, so the run's anchor is
+// marked unlinked, and the break stays where verify sees it.
 func newAnchors(key []byte, files, del []DayFile, old []anchor) ([]anchor, error) {
 	deleted := deletedSet(del)
 	var out []anchor
+	start := true // the next deleted file with a record starts a run
 	for i, f := range files {
 		if !deleted[f.Name] {
+			start = true
 			continue
 		}
 		from, err := chainBefore(files, i, old)
 		if err != nil {
 			return nil, err
+		}
+		unlinked := false
+		if start {
+			linked, has, err := firstLinks(key, f.Path, from)
+			if err != nil {
+				return nil, err
+			}
+			start, unlinked = !has, has && !linked
 		}
 		to, ok, err := lastSum(f.Path)
 		if err != nil {
@@ -233,9 +270,27 @@ func newAnchors(key []byte, files, del []DayFile, old []anchor) ([]anchor, error
 		if !ok {
 			to = from // no record: the run goes on from where it was
 		}
-		out = append(out, newAnchor(key, f.Day, f.Day, from, to))
+		out = append(out, newAnchor(key, f.Day, f.Day, from, to, unlinked))
 	}
 	return out, nil
+}
+
+// firstLinks reports whether the first line of a day file is a record
+// that links from prev, and whether the file has a complete line.
+func firstLinks(key []byte, path string, prev Sum) (linked, has bool, err error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return false, false, fmt.Errorf("read day file: %w", err)
+	}
+	defer fh.Close()
+	line, complete, err := newLineReader(fh).next()
+	switch {
+	case errors.Is(err, io.EOF) || err == nil && !complete:
+		return false, false, nil
+	case err != nil:
+		return false, false, fmt.Errorf("read day file %s: %w", path, err)
+	}
+	return newChain(key, prev).linksFrom(prev, line), true, nil
 }
 
 func deletedSet(del []DayFile) map[string]bool {

@@ -248,3 +248,31 @@ func TestPruneSeesHoldPlacedMeanwhile(t *testing.T) {
 	}
 	l.mustVerify(t)
 }
+
+// TestForcedPruneKeepsBreakInHeldDay: a forced prune of the days around a
+// held day whose end was cut does not hide the cut: the anchor of the
+// run after it says that its first record did not link, and verify still
+// fails there.
+func TestForcedPruneKeepsBreakInHeldDay(t *testing.T) {
+	l := newTestLog(t)
+	l.key = []byte("chain key")
+	tenDays(t, l)
+	if _, err := NewHoldStore(l.state, l.clock.Now).Add(Hold{ID: "h", Reason: "r",
+		From: mustDate("2025-03-03"), To: mustDate("2025-03-03")}); err != nil {
+		t.Fatal(err)
+	}
+	held := dayNames(3)[0]
+	editLines(t, filepath.Join(l.dir, held), func(s []string) []string { return s[:1] })
+	res, err := l.prune(t, func(o *PruneOptions) { o.Force = true })
+	if err != nil || res.Unverified == nil {
+		t.Fatalf("forced Prune: %+v, %v", res, err)
+	}
+	if got, want := strings.Join(res.Deleted, " "), strings.Join(dayNames(1, 2, 4, 5, 6), " "); got != want {
+		t.Fatalf("deleted %s, want %s", got, want)
+	}
+	_, err = Verify(l.verifyOptions())
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.File != dayNames(4)[0] || !strings.Contains(ve.Problem, "did not link from the end of "+held) {
+		t.Fatalf("Verify after the forced prune: %v; want the cut end of %s still seen", err, held)
+	}
+}

@@ -51,6 +51,12 @@ type VerifyResult struct {
 	// the chain value before their run (by an older smgate): their end
 	// is taken as given, and what comes before them is not linked to it.
 	Given []string
+	// Unkeyed reports prune anchors on a log without a chain key: their
+	// seals are plain SHA-256, which anyone can compute, so whoever can
+	// write the anchor file can hide deleted days behind a forged one.
+	// Without anchors, hiding a deletion meant rechaining every later
+	// file and the checkpoint.
+	Unkeyed bool
 	// OpenStart names the first day file when the chain value of its
 	// first line was taken as given (VerifyOptions.OpenStart): what came
 	// before it is not known.
@@ -86,6 +92,7 @@ func Verify(o VerifyOptions) (*VerifyResult, error) {
 	if err := v.load(); err != nil {
 		return v.res, err
 	}
+	v.res.Unkeyed = len(v.anchors) > 0 && len(o.HMACKey) == 0
 	if err := v.walk(); err != nil {
 		return v.res, err
 	}
@@ -183,6 +190,9 @@ func (v *verifier) noFiles() error {
 }
 
 func (v *verifier) walk() error {
+	if a, bad := uncheckable(v.anchors, v.files); bad {
+		return uncheckableError(a)
+	}
 	start := 0
 	for start < len(v.files) && v.files[start].Day.Before(day(v.o.Since)) {
 		start++
@@ -234,6 +244,8 @@ func (v *verifier) cross(lo, hi time.Time) error {
 		case !a.sealed(v.o.HMACKey):
 			return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf(
 				"prune anchor of %s does not match its seal: altered, or sealed under another key", a.days())}
+		case a.unlinked:
+			return v.unlinkedRun(a, prev)
 		case a.from != v.chain.head:
 			return v.unlinked(a, prev)
 		}
@@ -278,6 +290,22 @@ func (v *verifier) unlinked(a anchor, prev *anchor) error {
 	}
 	return &VerifyError{File: AnchorFile, Problem: fmt.Sprintf(
 		"prune anchor of %s does not continue from the start of the chain: the day files before it deleted", a.days())}
+}
+
+// unlinkedRun is the error for crossing anchor a, whose run a forced
+// prune deleted although its first record did not link from the chain
+// before it; prev is the anchor crossed before it, if any.
+func (v *verifier) unlinkedRun(a anchor, prev *anchor) error {
+	before := "the chain before it"
+	switch {
+	case prev != nil:
+		before = "the days pruned before it (" + prev.days() + ")"
+	case v.last != nil:
+		before = v.last.Name
+	}
+	return &VerifyError{File: DayFileName(a.first), Problem: fmt.Sprintf(
+		"deleted by a forced prune (anchor of %s) although its first record did not link from the end of %s: "+
+			"records at that end deleted or altered, or this file altered; it can no longer be checked", a.days(), before)}
 }
 
 // dayRange names the day files of the days first to last.

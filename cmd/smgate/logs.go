@@ -197,6 +197,10 @@ func runLogsVerify(e *env, args []string) int {
 			"their pruned days continued from, so the end of the records before each is not checked\n",
 			len(res.Given), strings.Join(res.Given, "; "))
 	}
+	if res.Unkeyed {
+		fmt.Fprintf(e.stdout, "warning: the prune anchors protect nothing without a chain key: their seals are plain SHA-256, "+
+			"so whoever can write the anchor file can hide deleted day files behind a forged anchor; set logs.hmac_key_file\n")
+	}
 	if res.Partial > 0 {
 		fmt.Fprintf(e.stdout, "last line incomplete (%d bytes): being written, or torn and cut at the next start\n", res.Partial)
 	}

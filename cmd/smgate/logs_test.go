@@ -337,30 +337,50 @@ func TestLogsVerifyHeldDay(t *testing.T) {
 	})
 }
 
-// TestLogsVerifyLegacyAnchors: anchors of an older gateway (day and head
-// only) verify, and verify says that it takes them as given.
+// TestLogsVerifyLegacyAnchors: an anchor of an older gateway (day and head
+// only) at the start of the log verifies, and verify says that it takes it
+// as given; one after a kept day fails, naming it.
 func TestLogsVerifyLegacyAnchors(t *testing.T) {
 	le := heldPruneEnv(t)
 	path := filepath.Join(le.data, logs.AnchorFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	legacy := func(i int) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct{ Anchors []logs.Anchor }
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc.Anchors[i] = logs.Anchor{Day: doc.Anchors[i].Day, Head: doc.Anchors[i].Head}
+		if b, err = json.Marshal(map[string]any{"anchors": doc.Anchors}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o640); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var doc struct{ Anchors []logs.Anchor }
-	if err := json.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
+	legacy(0)
+	le.expect(t, 0, []string{"ok: 5 day files", "1 prune anchors taken as given",
+		"days up to " + time.Now().UTC().AddDate(0, 0, -8).Format("2006-01-02")},
+		"logs", "verify", "--config", le.config)
+	legacy(1)
+	le.expect(t, 1, []string{"FAILED", "prune anchor of days up to " + time.Now().UTC().AddDate(0, 0, -4).Format("2006-01-02") +
+		" has no seal", "cannot be checked"}, "logs", "verify", "--config", le.config)
+}
+
+// TestLogsVerifyUnkeyedAnchors: verify warns that the anchors of a log
+// without a chain key protect nothing, and still succeeds.
+func TestLogsVerifyUnkeyedAnchors(t *testing.T) {
+	le := newLogsEnv(t, "retention_days = 3")
+	le.writeDays(t, 2, 6, 5, 4, 3, 2, 1, 0)
+	out := le.expect(t, 0, []string{"ok: 7 day files"}, "logs", "verify", "--config", le.config)
+	if strings.Contains(out, "warning") {
+		t.Errorf("verify warns before any prune:\n%s", out)
 	}
-	for i, a := range doc.Anchors {
-		doc.Anchors[i] = logs.Anchor{Day: a.Day, Head: a.Head}
-	}
-	if b, err = json.Marshal(map[string]any{"anchors": doc.Anchors}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o640); err != nil {
-		t.Fatal(err)
-	}
-	le.expect(t, 0, []string{"ok: 5 day files", "2 prune anchors taken as given",
-		"days up to " + time.Now().UTC().AddDate(0, 0, -4).Format("2006-01-02")},
+	le.expect(t, 0, []string{"deleted 3 day files"}, "logs", "prune", "--config", le.config)
+	le.expect(t, 0, []string{"ok: 4 day files", "warning: the prune anchors protect nothing without a chain key"},
 		"logs", "verify", "--config", le.config)
 }
 
