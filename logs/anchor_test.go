@@ -16,13 +16,7 @@ import (
 // 03-01 to 03-02 and 03-04 to 03-06.
 func heldPrune(t *testing.T) *testLog {
 	t.Helper()
-	l := newTestLog(t)
-	l.key = []byte("chain key")
-	tenDays(t, l)
-	if _, err := NewHoldStore(l.state, l.clock.Now).Add(Hold{ID: "h", Reason: "r",
-		From: mustDate("2025-03-03"), To: mustDate("2025-03-03")}); err != nil {
-		t.Fatal(err)
-	}
+	l := heldLog(t)
 	if _, err := l.prune(t, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -228,25 +222,7 @@ func TestPruneRefusesCutHeldDay(t *testing.T) {
 // any newest part of the deletion done, so that a crash leaves a log
 // that verifies.
 func TestPruneAnchorsVerifyAtEveryStep(t *testing.T) {
-	l := heldPrune(t)
-	if _, err := NewHoldStore(l.state, l.clock.Now).Release("h"); err != nil {
-		t.Fatal(err)
-	}
-	l.clock.Set(day1.AddDate(0, 0, 11))
-	l.write(t, "d12", 1)
-	files, err := DayFiles(l.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := PruneOptions{Dir: l.dir, StateDir: l.state, HMACKey: l.key, RetentionDays: 3, Now: l.clock.Now}
-	del := o.plan(files, nil, &PruneResult{})
-	if got, want := len(del), 3; got != want { // 03-03, 03-07, 03-08
-		t.Fatalf("plan deletes %d files, want %d", got, want)
-	}
-	all, need, err := o.anchors(files, del, l.anchors(t), mustDate("2025-03-09"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, del, all, need := secondPrune(t)
 	if err := writeAnchors(l.state, all); err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +240,46 @@ func TestPruneAnchorsVerifyAtEveryStep(t *testing.T) {
 		t.Errorf("anchors kept %+v; want one of 2025-03-01 to 2025-03-08 from genesis", as)
 	}
 	l.mustVerify(t)
+}
+
+// heldLog writes tenDays under a key and holds 2025-03-03 (hold "h").
+func heldLog(t *testing.T) *testLog {
+	t.Helper()
+	l := newTestLog(t)
+	l.key = []byte("chain key")
+	tenDays(t, l)
+	if _, err := NewHoldStore(l.state, l.clock.Now).Add(Hold{ID: "h", Reason: "r",
+		From: mustDate("2025-03-03"), To: mustDate("2025-03-03")}); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// secondPrune is heldPrune's log a day later with the hold released, and
+// the anchors that a prune of it (03-03, 03-07 and 03-08) saves while it
+// deletes (all) and keeps after (need), with the files it deletes.
+func secondPrune(t *testing.T) (l *testLog, del []DayFile, all, need []anchor) {
+	t.Helper()
+	l = heldPrune(t)
+	if _, err := NewHoldStore(l.state, l.clock.Now).Release("h"); err != nil {
+		t.Fatal(err)
+	}
+	l.clock.Set(day1.AddDate(0, 0, 11))
+	l.write(t, "d12", 1)
+	files, err := DayFiles(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := PruneOptions{Dir: l.dir, StateDir: l.state, HMACKey: l.key, RetentionDays: 3, Now: l.clock.Now}
+	del = o.plan(files, nil, &PruneResult{})
+	if got, want := len(del), 3; got != want { // 03-03, 03-07, 03-08
+		t.Fatalf("plan deletes %d files, want %d", got, want)
+	}
+	all, need, err = o.anchors(files, del, l.anchors(t), mustDate("2025-03-09"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, del, all, need
 }
 
 // copyDayFiles copies the day files of l to a new directory, as an
@@ -343,22 +359,7 @@ func TestVerifyCopyOfPrunedLog(t *testing.T) {
 // saving its anchors, having deleted the newest n of those files.
 func interruptedPrune(t *testing.T, n int) *testLog {
 	t.Helper()
-	l := heldPrune(t)
-	if _, err := NewHoldStore(l.state, l.clock.Now).Release("h"); err != nil {
-		t.Fatal(err)
-	}
-	l.clock.Set(day1.AddDate(0, 0, 11))
-	l.write(t, "d12", 1)
-	files, err := DayFiles(l.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := PruneOptions{Dir: l.dir, StateDir: l.state, HMACKey: l.key, RetentionDays: 3, Now: l.clock.Now}
-	del := o.plan(files, nil, &PruneResult{})
-	all, _, err := o.anchors(files, del, l.anchors(t), mustDate("2025-03-09"), true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, del, all, _ := secondPrune(t)
 	if err := writeAnchors(l.state, all); err != nil {
 		t.Fatal(err)
 	}

@@ -254,13 +254,7 @@ func TestPruneSeesHoldPlacedMeanwhile(t *testing.T) {
 // run after it says that its first record did not link, and verify still
 // fails there.
 func TestForcedPruneKeepsBreakInHeldDay(t *testing.T) {
-	l := newTestLog(t)
-	l.key = []byte("chain key")
-	tenDays(t, l)
-	if _, err := NewHoldStore(l.state, l.clock.Now).Add(Hold{ID: "h", Reason: "r",
-		From: mustDate("2025-03-03"), To: mustDate("2025-03-03")}); err != nil {
-		t.Fatal(err)
-	}
+	l := heldLog(t)
 	held := dayNames(3)[0]
 	editLines(t, filepath.Join(l.dir, held), func(s []string) []string { return s[:1] })
 	res, err := l.prune(t, func(o *PruneOptions) { o.Force = true })
