@@ -185,9 +185,9 @@ func loop(ctx context.Context, g *gateway, hup <-chan os.Signal) {
 // keeps; logs.Prune records what it deleted.
 func dailyPrune(g *gateway) {
 	cfg := g.engine.Config()
+	var res logs.PruneResult
 	key, err := readHMACKey(cfg.Logs.HMACKeyFile)
 	if err == nil {
-		var res logs.PruneResult
 		res, err = logs.Prune(logs.PruneOptions{Dir: cfg.Logs.Dir, StateDir: g.cfg.Gateway.DataDir, HMACKey: key,
 			RetentionDays: cfg.Logs.RetentionDays, Writer: g.writer, By: "smgate serve"})
 		if err == nil && len(res.Deleted) > 0 {
@@ -195,7 +195,8 @@ func dailyPrune(g *gateway) {
 		}
 	}
 	if err != nil {
-		g.log.Error().Err(err).Msg("daily prune failed; no day file was deleted")
+		// Prune may stop part way; it says which files it deleted.
+		g.log.Error().Err(err).Strs("deleted", res.Deleted).Msg("daily prune failed")
 	}
 }
 
