@@ -48,7 +48,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.dest = remoteAddrPort(up)
-	s.tunnel(w, f, snap, up)
+	s.tunnel(w, f, snap, up, r.Header.Get("Proxy-Authorization"))
 }
 
 // connectTarget splits a CONNECT authority; a missing or bad port is

@@ -34,7 +34,8 @@ type flow struct {
 	message   string
 
 	// cutMu guards cut, the function that ends an open flow (closes the
-	// tunnel, cancels the request), and cutBy, the reason it was called.
+	// tunnel, cancels the request), cutBy, the reason it was called, and
+	// req once the flow is tracked (see adopt).
 	cutMu sync.Mutex
 	cut   func()
 	cutBy allowlist.Reason
@@ -80,6 +81,23 @@ func (f *flow) note(msg string) {
 		f.message += "; "
 	}
 	f.message += msg
+}
+
+// request returns the request the open flow is decided on.
+func (f *flow) request() allowlist.Request {
+	f.cutMu.Lock()
+	defer f.cutMu.Unlock()
+	return f.req
+}
+
+// adopt decides the open flow as r, with d, from now on: a tunnel whose
+// TLS server name is another platform than its CONNECT host. The flow is
+// recorded.
+func (f *flow) adopt(r allowlist.Request, d allowlist.Decision) {
+	f.cutMu.Lock()
+	f.req = r
+	f.cutMu.Unlock()
+	f.d, f.record = d, true
 }
 
 // setCut installs the function that ends the open flow.

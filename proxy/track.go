@@ -100,7 +100,7 @@ func (s *Server) onSwap(snap *allowlist.Snapshot) {
 func (s *Server) redecideOpen(snap *allowlist.Snapshot, always bool) {
 	now := s.now()
 	for _, f := range s.tracker.list() {
-		r := f.req
+		r := f.request()
 		r.Time = now
 		if d := snap.Decide(&r); !d.Pass() {
 			s.log.Info().Str(fieldID, f.id).Str(fieldReason, string(d.Reason)).Msg("closing open flow: policy now blocks it")

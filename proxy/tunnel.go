@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"io"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ var (
 // bytes both ways until either side closes, the policy cuts it or the
 // server shuts down. The flow's one usage record is written at the end,
 // with the bytes each way; the sink's health was checked before.
-func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot, up net.Conn) {
+func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot, up net.Conn, authz string) {
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		_ = up.Close()
@@ -47,25 +48,50 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 	if _, err := client.Write(s.connectReply(f)); err != nil {
 		return
 	}
-	if n := brw.Reader.Buffered(); n > 0 { // bytes the client sent right after CONNECT
-		b, _ := brw.Reader.Peek(n)
-		m, err := up.Write(b)
-		f.srcBytes += int64(m)
-		if err != nil {
-			return
-		}
-	}
 	c, u := rawConn(client), rawConn(up)
 	h := &halves{idle: s.tunnelIdle(), closeBoth: closeBoth}
-	toUp := make(chan int64, 1)
+	fromUp := make(chan int64, 1)
 	go func() {
 		var n int64
-		defer func() { toUp <- n }()
+		defer func() { fromUp <- n }()
 		defer s.recoverGoroutine("tunnel")
-		n = h.copy(u, c, u)
+		n = h.copy(c, u, c)
 	}()
-	f.destBytes = h.copy(c, u, c)
-	f.srcBytes += <-toUp
+	if s.helloFirst(f, snap, authz, c, up, brw.Reader) {
+		f.srcBytes += h.copy(u, c, u)
+	} else {
+		closeBoth()
+	}
+	f.destBytes = <-fromUp
+}
+
+// helloFirst passes on the client's first bytes (those it sent right
+// after CONNECT, or its first read) and, when they begin a TLS handshake,
+// decides the server name its ClientHello asks for (see serverNamed). It
+// reports whether the tunnel goes on.
+func (s *Server) helloFirst(f *flow, snap *allowlist.Snapshot, authz string, c, up net.Conn, br *bufio.Reader) bool {
+	var first []byte
+	if n := br.Buffered(); n > 0 {
+		first, _ = br.Peek(n)
+	} else {
+		bp := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(bp)
+		n, _ := c.Read(*bp)
+		if n == 0 {
+			return true // the copy reads again and meets the same end
+		}
+		first = (*bp)[:n]
+	}
+	if first[0] == recordTypeHandshake {
+		name, seen, err := readServerName(c, first, time.Now().Add(s.helloTimeout()))
+		first = seen
+		if !s.serverNamed(f, snap, authz, name, err) {
+			return false
+		}
+	}
+	m, err := up.Write(first)
+	f.srcBytes += int64(m)
+	return err == nil
 }
 
 // tunnelIdle is how long the open half of a half-closed tunnel may stay
@@ -93,7 +119,7 @@ func (s *Server) recheck(f *flow, decided *allowlist.Snapshot) {
 	if snap == decided {
 		return
 	}
-	r := f.req
+	r := f.request()
 	r.Time = s.now()
 	if d := snap.Decide(&r); !d.Pass() {
 		f.cutFor(d.Reason)

@@ -1,0 +1,252 @@
+package proxy
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smgate/smgate/allowlist"
+	"github.com/smgate/smgate/logs"
+)
+
+// connectTo opens a tunnel to target (a CONNECT authority, {T} expanded)
+// as user, and returns it with the request id of its record ("" when none).
+func (e *env) connectTo(t *testing.T, target, user, pass string) (net.Conn, string) {
+	t.Helper()
+	resp, body, conn, br := e.raw("", e.request(wireCase{user: user, pass: pass, method: http.MethodConnect, target: target}))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT %s as %q: %d %q", target, user, resp.StatusCode, body)
+	}
+	if br.Buffered() > 0 {
+		t.Fatalf("CONNECT %s: %d bytes after the 200", target, br.Buffered())
+	}
+	return conn, resp.Header.Get(headerRequestID)
+}
+
+// tlsGet speaks TLS with serverName in its hello over conn (the origin's
+// certificate is not checked: it names neither platform) and GETs /sni.
+func tlsGet(conn net.Conn, serverName string) (string, error) {
+	tc := tls.Client(conn, &tls.Config{ServerName: serverName, InsecureSkipVerify: true})
+	defer tc.Close()
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(tc, "GET /sni HTTP/1.1\r\nHost: "+serverName+"\r\nConnection: close\r\n\r\n"); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(tc), nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestTunnelDecidedOnTLSServerName: a tunnel whose ClientHello names a
+// platform other than its CONNECT host (a bare address the gateway never
+// resolved, a name that is not social media) is decided as the platform
+// the hello names. Granted: it goes on, recorded as that platform.
+// Otherwise it is closed before the hello reaches the server, recorded
+// blocked-bypass.
+func TestTunnelDecidedOnTLSServerName(t *testing.T) {
+	e := newEnv(t, envConfig{})
+
+	// bjones's role grants Instagram: the tunnel to the bare address goes
+	// on, and is recorded as Instagram.
+	conn, id := e.connectTo(t, "127.0.0.1:{T}", "bjones", "hunter2")
+	if id != "" {
+		t.Fatalf("an unknown address got a record id before the hello: %s", id)
+	}
+	body, err := tlsGet(conn, "www.instagram.com")
+	if err != nil || body != "hello from origin /sni" {
+		t.Fatalf("bjones through the tunnel: %q, %v", body, err)
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Reason != string(allowlist.ReasonAllowedGrant) || r.Platform != "instagram" || r.User != "bjones" ||
+		r.Action != logs.ActionConnect || r.DestIP.String() != "127.0.0.1" || r.DestBytes == 0 ||
+		!strings.Contains(r.Message, "TLS server name www.instagram.com in a tunnel to 127.0.0.1") {
+		t.Errorf("allowed record %+v", r)
+	}
+
+	// tlee's does not: closed, and the origin never sees the hello.
+	before := len(e.tlsOrigin.requests())
+	for _, c := range []struct{ target, user, pass, sni string }{
+		{"127.0.0.1:{T}", "tlee", "roads", "www.instagram.com"},
+		{"example.com:{T}", "tlee", "roads", "WWW.Instagram.com"},
+		{"example.com:{T}", "", "", "www.facebook.com"}, // no identity: no challenge can be sent now
+	} {
+		conn, _ := e.connectTo(t, c.target, c.user, c.pass)
+		if body, err := tlsGet(conn, c.sni); err == nil {
+			t.Fatalf("%s with %s as %q went through: %q", c.target, c.sni, c.user, body)
+		}
+		host := strings.ToLower(c.sni)
+		r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == host && r.User == c.user })
+		if r.Reason != string(allowlist.ReasonBypass) || r.Outcome != logs.OutcomeBlocked ||
+			!strings.Contains(r.Message, "closed: TLS server name "+host+" in a tunnel to ") {
+			t.Errorf("%s with %s as %q: record %+v", c.target, c.sni, c.user, r)
+		}
+	}
+	if n := len(e.tlsOrigin.requests()); n != before {
+		t.Errorf("%d blocked requests reached the origin", n-before)
+	}
+
+	// A banned platform keeps its own reason.
+	conn, _ = e.connectTo(t, "example.com:{T}", "bjones", "hunter2")
+	if _, err := tlsGet(conn, "www.tiktok.com"); err == nil {
+		t.Fatal("tiktok behind example.com went through")
+	}
+	r = e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.tiktok.com" })
+	if r.Reason != string(allowlist.ReasonPlatformBanned) {
+		t.Errorf("tiktok record %+v", r)
+	}
+
+	// The same name as the CONNECT host, or a name that is not social
+	// media, changes nothing: no record for example.com.
+	for _, sni := range []string{"example.com", "other.example"} {
+		conn, _ = e.connectTo(t, "example.com:{T}", "", "")
+		if body, err := tlsGet(conn, sni); err != nil || body != "hello from origin /sni" {
+			t.Fatalf("example.com with %s: %q, %v", sni, body, err)
+		}
+	}
+	for _, r := range e.sink.records() {
+		if r.Domain == "example.com" || r.Domain == "other.example" {
+			t.Errorf("record for a host that is not social media: %+v", r)
+		}
+	}
+}
+
+// TestTunnelAdoptedPlatformIsCutOnSuspension: a tunnel decided on its TLS
+// server name is tracked as that platform, so suspending the platform
+// closes it.
+func TestTunnelAdoptedPlatformIsCutOnSuspension(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	conn, _ := e.connectTo(t, "example.com:{T}", "bjones", "hunter2")
+	tc := tls.Client(conn, &tls.Config{ServerName: "www.instagram.com", InsecureSkipVerify: true})
+	defer tc.Close()
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "instagram", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the tunnel stayed open after Instagram was suspended")
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if !strings.Contains(r.Message, "closed by policy change: "+string(allowlist.ReasonPlatformSuspended)) {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// clientHello returns the first flight of a TLS client naming serverName.
+func clientHello(t testing.TB, serverName string) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	go func() { _ = tls.Client(a, &tls.Config{ServerName: serverName}).Handshake() }()
+	_ = b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(b, hdr); err != nil {
+		t.Fatal(err)
+	}
+	rec := make([]byte, binary.BigEndian.Uint16(hdr[3:]))
+	if _, err := io.ReadFull(b, rec); err != nil {
+		t.Fatal(err)
+	}
+	return append(hdr, rec...)
+}
+
+// TestTunnelHelloInPieces: a ClientHello split over several records, sent
+// a few bytes at a time, is read whole, the way a TLS server reads it;
+// every byte reaches the server in order.
+func TestTunnelHelloInPieces(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	hello := clientHello(t, "www.instagram.com")
+	msg := hello[5:]
+	var split []byte
+	for i := 0; i < len(msg); i += 100 { // records of 100 bytes of handshake message
+		part := msg[i:min(i+100, len(msg))]
+		split = append(split, hello[0], hello[1], hello[2], byte(len(part)>>8), byte(len(part)))
+		split = append(split, part...)
+	}
+	conn, _ := e.connectTo(t, "example.com:{T}", "tlee", "roads")
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < len(split); i += 7 {
+		if _, err := conn.Write(split[i:min(i+7, len(split))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("the server answered %d bytes to a hello naming Instagram for tlee", n)
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Reason != string(allowlist.ReasonBypass) || r.User != "tlee" {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestTunnelUnreadableHello: bytes that begin a TLS handshake record but
+// are no ClientHello close the tunnel as blocked-bypass (the server might
+// read a name the gateway did not); bytes that do not begin one go
+// through untouched, and a server that speaks first is not kept waiting
+// for the client.
+func TestTunnelUnreadableHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	conn, id := e.connectTo(t, "example.com:{T}", "", "")
+	if id != "" {
+		t.Fatalf("record id %s for example.com", id)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte{recordTypeHandshake, 3, 1, 0, 4, 9, 9, 9, 9}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the tunnel stayed open after an unreadable hello")
+	}
+	conn.Close()
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "example.com" })
+	if r.Reason != string(allowlist.ReasonBypass) || !strings.Contains(r.Message, "could not read the TLS client hello") {
+		t.Errorf("record %+v", r)
+	}
+
+	// A server that greets first (SMTP, FTP): its banner reaches the
+	// client, which answers; not TLS, not inspected.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "220 greetings\r\n")
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		_, _ = io.WriteString(c, "250 "+line)
+	}()
+	resp, body, conn, br := e.raw("", "CONNECT example.com:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT to the greeting server: %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if line, err := br.ReadString('\n'); err != nil || line != "220 greetings\r\n" {
+		t.Fatalf("banner %q, %v", line, err)
+	}
+	if _, err := io.WriteString(conn, "HELO gw\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := br.ReadString('\n'); err != nil || line != "250 HELO gw\r\n" {
+		t.Fatalf("answer %q, %v", line, err)
+	}
+}
