@@ -76,7 +76,7 @@ func TestValidationErrors(t *testing.T) {
 		{"bad domain", "platforms.toml", strings.Replace(plat, `domains = ["tiktok.com"]`, `domains = ["https://tiktok.com"]`, 1),
 			`platform "tiktok": domains: invalid domain "https://tiktok.com"`},
 		{"TOML syntax", "registry.toml", strings.Replace(reg, `purpose = "Announcements"`, `purpose = "Announcements`, 1),
-			`registry.toml:18: account.purpose: strings cannot contain newlines`},
+			`registry.toml:18: account "dcf-x": purpose: strings cannot contain newlines`},
 		{"bad mode", "smgate.toml", strings.Replace(gw, `mode = "enforce"`, `mode = "audit"`, 1),
 			`smgate.toml:6: gateway.mode: must be "enforce" or "report", not "audit"`},
 		{"bad timezone", "smgate.toml", strings.Replace(gw, `America/New_York`, `America/Hartford`, 1),
@@ -113,6 +113,35 @@ func TestValidationErrors(t *testing.T) {
 				t.Fatalf("error does not say %q:\n%v", tc.want, err)
 			}
 		})
+	}
+}
+
+// TestValueErrorsNameEntries: values of the wrong type in the policy files
+// are all reported, each with the line, the entry and the key, also when
+// several entries write the key (the decoder's own line is that of the
+// last of them).
+func TestValueErrorsNameEntries(t *testing.T) {
+	dir := readTestdata(t, "directory.toml")
+	dir = strings.Replace(dir, `ips = ["10.20.0.17"]`, `ips = "10.20.0.17"`, 1)
+	dir = strings.Replace(dir, `actions = ["view"]`, `actions = "view"`, 1)
+	dir = strings.Replace(dir, "id = \"dcf-investigations\"\nagency = \"DCF\"", "id = \"dcf-investigations\"\nagency = [\n  \"DCF\",\n]", 1)
+	reg := strings.Replace(readTestdata(t, "registry.toml"), `status = "decommissioned"`, `status = 3`, 1)
+	path := copyTestdata(t, map[string]string{"directory.toml": dir, "registry.toml": reg})
+	_, err := LoadAt(path, monday10)
+	lineOf := func(text, s string) int { return 1 + strings.Count(text[:strings.Index(text, s)], "\n") }
+	want := []string{
+		fmt.Sprintf(`directory.toml:%d: role "dcf-investigations": agency: incompatible types`, lineOf(dir, "agency = [")),
+		fmt.Sprintf(`directory.toml:%d: role "dcf-investigations": actions: incompatible types`, lineOf(dir, `actions = "view"`)),
+		fmt.Sprintf(`directory.toml:%d: user "newbie": ips: incompatible types`, lineOf(dir, `ips = "10.20.0.17"`)),
+		fmt.Sprintf(`registry.toml:%d: account "dcf-old": status: incompatible types`, lineOf(reg, "status = 3")),
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("problems do not say %q:\n%v", w, err)
+		}
+	}
+	if ps := AsProblems(err); len(ps) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", len(ps), len(want), err)
 	}
 }
 
