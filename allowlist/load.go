@@ -299,6 +299,7 @@ func loadConfig(path string) (cfg *Config, probs Problems, policyKnown bool) {
 	if lines == nil {
 		return nil, probs, false
 	}
+	cfg.lines = lines
 	var vprobs Problems
 	r := report{file: path, lines: lines, probs: &vprobs}
 	cfg.applyDefaults()
@@ -566,8 +567,11 @@ func (c *Config) validateDNS(r report) {
 			r.top(k.key, "invalid address %q", k.v)
 		}
 	}
-	if c.DNS.CacheSize < 0 || c.DNS.RateLimit < 0 {
-		r.top("dns", "cache_size and rate_limit must not be negative")
+	if c.DNS.CacheSize < 0 {
+		r.top("dns.cache_size", "must not be negative, not %d", c.DNS.CacheSize)
+	}
+	if c.DNS.RateLimit < 0 {
+		r.top("dns.rate_limit", "must not be negative, not %d (0 = no limit)", c.DNS.RateLimit)
 	}
 }
 

@@ -90,9 +90,10 @@ func decodePolicyFile(src source, v any, probs *Problems) report {
 
 func (pf *policyFiles) validate(cfg *Config, today Date, warns *Problems) {
 	platforms := pf.validatePlatforms()
+	gw := report{file: cfg.Path, lines: cfg.lines, probs: pf.plat.probs}
 	for _, id := range cfg.Proxy.Intercept.Platforms {
 		if !platforms[id] {
-			pf.plat.top("proxy.intercept.platforms", "smgate.toml names unknown platform %q", id)
+			gw.top("proxy.intercept.platforms", "unknown platform %q (not in the platform catalogue %s)", id, pf.plat.file)
 		}
 	}
 	agencies := pf.validateAgencies()

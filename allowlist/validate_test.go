@@ -93,6 +93,12 @@ func TestValidationErrors(t *testing.T) {
 			`smgate.toml:15: dns.cache_size: incompatible types: TOML value has type string; destination has type integer`},
 		{"unknown key far from any", "directory.toml", strings.Replace(dir, `schedule = "Mon-Fri 07:00-19:00"`, `shoe_size = 9`, 1),
 			`directory.toml:14: role "dcf-communications": shoe_size: unknown key "shoe_size"`},
+		{"unknown intercepted platform", "smgate.toml", strings.Replace(gw, "[dns]\n", "[proxy.intercept]\nplatforms = [\"facebok\"]\n\n[dns]\n", 1),
+			`smgate.toml:15: proxy.intercept.platforms: unknown platform "facebok"`},
+		{"negative cache size", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"\n", "[dns]\nlisten = \"127.0.0.1:0\"\ncache_size = -1\n", 1),
+			`smgate.toml:16: dns.cache_size: must not be negative`},
+		{"negative rate limit", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"\n", "[dns]\nlisten = \"127.0.0.1:0\"\nrate_limit = -1\n", 1),
+			`smgate.toml:16: dns.rate_limit: must not be negative`},
 		{"bad listen", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"", "[dns]\nlisten = \"127.0.0.1\"", 1),
 			`smgate.toml:15: dns.listen: invalid listen address "127.0.0.1": want host:port`},
 	}
