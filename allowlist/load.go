@@ -474,6 +474,10 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
+// Line returns the line of the file at Path that sets key
+// ("policy.registry"), or 0 when it is not known.
+func (c *Config) Line(key string) int { return c.lines.get().line(key) }
+
 // Relative reports whether the path of key ("admin.token_file") was
 // written relative to the gateway file, so that a message about it can
 // say what it was resolved against.

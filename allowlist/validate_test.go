@@ -254,8 +254,12 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := LoadAt(path, monday10)
-	if err == nil || !strings.Contains(err.Error(), "registry.toml: cannot read") {
-		t.Fatalf("missing registry: %v", err)
+	// Named by the key that names it, at its line, with the path resolved
+	// against the gateway file.
+	want := fmt.Sprintf("smgate.toml:22: policy.registry: cannot read %s: no such file or directory (relative to %s)",
+		filepath.Join(filepath.Dir(path), "registry.toml"), path)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("missing registry: %v\nwant %q", err, want)
 	}
 }
 
