@@ -242,8 +242,8 @@ func readFile(path string) ([]byte, *Problem) {
 // below it, as an operator would type it, else path.
 func displayPath(path string) string {
 	wd, err := os.Getwd()
-	if err != nil || !filepath.IsAbs(path) {
-		return path
+	if err != nil || !filepath.IsAbs(path) || wd == string(filepath.Separator) {
+		return path // from /, "etc/smgate/registry.toml" would read as relative to something else
 	}
 	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
 		return rel

@@ -263,6 +263,19 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+// TestProblemsFromRoot: run from /, problems name policy files by their
+// absolute path, not as "tmp/.../directory.toml".
+func TestProblemsFromRoot(t *testing.T) {
+	dir := strings.Replace(readTestdata(t, "directory.toml"), `roles = ["dot-communications"]`, `roles = ["nope"]`, 1)
+	path := copyTestdata(t, map[string]string{"directory.toml": dir})
+	t.Chdir("/")
+	_, err := LoadAt(path, monday10)
+	want := filepath.Join(filepath.Dir(path), "directory.toml") + ":"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want a problem of %s", err, want)
+	}
+}
+
 func TestBuiltinCatalogue(t *testing.T) {
 	gw := strings.Replace(readTestdata(t, "smgate.toml"), `platforms = "platforms.toml"`, `platforms = ""`, 1)
 	l, err := LoadAt(copyTestdata(t, map[string]string{"smgate.toml": gw}), monday10)
