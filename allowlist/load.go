@@ -169,8 +169,10 @@ func lineAt(src []byte, n int) string {
 }
 
 // blankValue returns src with the key and value that start on line n made
-// a comment, every line of a multi-line array included, or false when
-// there is no such line or the value is a multi-line string.
+// a comment, every line of a multi-line array included, or, when line n
+// is a table header ("[agency]" where [[agency]] belongs), the table with
+// all its keys. It returns false when there is no such line or the value
+// is a multi-line string.
 func blankValue(src []byte, n int) ([]byte, bool) {
 	if n <= 0 {
 		return nil, false
@@ -179,19 +181,27 @@ func blankValue(src []byte, n int) ([]byte, bool) {
 	if n > len(ls) {
 		return nil, false
 	}
+	table := strings.HasPrefix(strings.TrimSpace(string(ls[n-1])), "[")
 	out := make([]byte, 0, len(src)+8)
 	depth := 0
 	for i, l := range ls {
-		if i == n-1 || i > n-1 && depth > 0 {
-			t := strings.TrimSpace(string(l))
+		t := strings.TrimSpace(string(l))
+		blank := i == n-1 || i > n-1 && depth > 0
+		if table && i > n-1 && depth == 0 {
+			if strings.HasPrefix(t, "[") {
+				table = false // the next table
+			} else if t != "" && t[0] != '#' {
+				blank = true
+			}
+		}
+		if blank {
 			if strings.Contains(t, `"""`) || strings.Contains(t, "'''") {
 				return nil, false
 			}
-			if i == n-1 {
-				_, v, _ := strings.Cut(t, "=")
-				depth = bracketDepth(v)
-			} else {
+			if depth > 0 {
 				depth += bracketDepth(t)
+			} else if _, v, ok := strings.Cut(t, "="); ok {
+				depth = bracketDepth(v)
 			}
 			out = append(out, '#')
 		}

@@ -151,6 +151,24 @@ func TestValueErrorsNameEntries(t *testing.T) {
 	}
 }
 
+// TestTableForList: a [table] where an array of tables belongs is one
+// problem, not also one unknown key for each of its keys.
+func TestTableForList(t *testing.T) {
+	dir := strings.Replace(readTestdata(t, "directory.toml"), "[[agency]]", "[agency]", 1)
+	dir = strings.ReplaceAll(dir, "[[agency]]", "[[agencyx]]")
+	_, err := LoadAt(copyTestdata(t, map[string]string{"directory.toml": dir}), monday10)
+	ps := AsProblems(err)
+	want := fmt.Sprintf("directory.toml:%d: agency: incompatible types", 1+strings.Count(dir[:strings.Index(dir, "[agency]")], "\n"))
+	if len(ps) == 0 || !strings.Contains(ps[0].Error(), want) {
+		t.Fatalf("got %v, want first %q", err, want)
+	}
+	for _, p := range ps[1:] {
+		if p.Key == "id" || p.Key == "name" {
+			t.Errorf("a key of the table reported on its own: %v", p)
+		}
+	}
+}
+
 // TestValidationReportsAll checks that several mistakes in several files
 // are reported together.
 func TestValidationReportsAll(t *testing.T) {
