@@ -498,7 +498,11 @@ func (c *Config) validate(r report) {
 	c.validateProxy(r)
 	c.validateDNS(r)
 	for i, u := range c.Resolver.Upstreams {
-		if err := checkHostPort(u); err != nil {
+		err := checkHostPort(u)
+		if _, port, _ := net.SplitHostPort(u); err == nil && port == "0" {
+			err = fmt.Errorf("port 0 is no resolver's port") // 0 means any port only to listen on
+		}
+		if err != nil {
 			r.top("resolver.upstreams", "entry %d %q: %v", i+1, u, err)
 		}
 	}

@@ -99,6 +99,8 @@ func TestValidationErrors(t *testing.T) {
 			`smgate.toml:16: dns.cache_size: must not be negative`},
 		{"negative rate limit", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"\n", "[dns]\nlisten = \"127.0.0.1:0\"\nrate_limit = -1\n", 1),
 			`smgate.toml:16: dns.rate_limit: must not be negative`},
+		{"upstream on port 0", "smgate.toml", strings.Replace(gw, "[dns]\n", "[resolver]\nupstreams = [\"127.0.0.1:53\", \"127.0.0.1:0\"]\n\n[dns]\n", 1),
+			`smgate.toml:15: resolver.upstreams: entry 2 "127.0.0.1:0": port 0 is no resolver's port`},
 		{"bad listen", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"", "[dns]\nlisten = \"127.0.0.1\"", 1),
 			`smgate.toml:15: dns.listen: invalid listen address "127.0.0.1": want host:port`},
 	}
