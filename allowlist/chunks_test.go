@@ -48,6 +48,32 @@ func TestDecodeChunksErrorLine(t *testing.T) {
 	}
 }
 
+// TestValueErrorChunked: a value of the wrong type in a file decoded in
+// parallel chunks is reported with its line in the whole file and its
+// entry.
+func TestValueErrorChunked(t *testing.T) {
+	var b strings.Builder
+	line := 0
+	for u := range 14000 {
+		if u == 7000 {
+			line = 3 + strings.Count(b.String(), "\n")
+			fmt.Fprintf(&b, "[[user]]\nid = \"user%d\"\nname = %d\n\n", u, u)
+			continue
+		}
+		fmt.Fprintf(&b, "[[user]]\nid = \"user%d\"\nname = \"User %d, a name long enough to make the file large\"\n\n", u, u)
+	}
+	src := []byte(b.String())
+	if len(src) < parallelThreshold {
+		t.Fatalf("the file is %d bytes, under the %d of parallel decoding: make it larger", len(src), parallelThreshold)
+	}
+	var d Directory
+	_, ps := decodeFile("directory.toml", src, &d)
+	want := fmt.Sprintf(`directory.toml:%d: user "user7000": name: incompatible types`, line)
+	if len(ps) != 1 || !strings.Contains(ps[0].Error(), want) {
+		t.Fatalf("got %v, want one problem saying %q", ps, want)
+	}
+}
+
 // TestUnknownKeyEntriesChunked: in a file decoded in parallel chunks, an
 // unknown key written in entries of different chunks names each entry by
 // its id, with its line in the whole file.

@@ -23,6 +23,7 @@ type Config struct {
 	Policy   PolicyConfig   `toml:"policy"`
 
 	relative map[string]bool // keys whose path was written relative to Path
+	lines    *lazyLines      // of the file at Path, for problems found later
 }
 
 // GatewayConfig is [gateway].

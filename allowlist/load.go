@@ -1,12 +1,14 @@
 package allowlist
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"runtime"
 	"sort"
@@ -17,34 +19,210 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
+// maxValueErrors bounds the values of one policy file that decodeFile
+// reports before it gives up: each costs a decoding of the whole file.
+const maxValueErrors = 20
+
 // decodeFile decodes the TOML text src of file into v and returns the line
-// index of the text, or the problems: a syntax or type error (the first the
-// parser meets, with its line) or every unknown key.
+// index of the text, or the problems: a syntax error (the first the parser
+// meets, with its line), or every value of the wrong type (up to
+// maxValueErrors, each with its line, entry and key) and every unknown key.
+// A value of the wrong type is reported, blanked out (its lines made
+// comments, so that every line keeps its number) and the text decoded
+// again, as decodeConfig does for the gateway file.
 func decodeFile(file string, src []byte, v any) (*lazyLines, Problems) {
-	var probs Problems
-	if len(src) >= parallelThreshold {
-		probs = decodeChunks(file, src, v, runtime.GOMAXPROCS(0))
-	} else {
-		probs = decodeOne(file, src, v)
-	}
 	lines := &lazyLines{src: src}
-	describeUnknown(probs, lines, v)
-	for _, p := range probs {
-		if !p.unknownKey {
-			return nil, probs // a syntax or type error: nothing to validate
+	text := src
+	var bad Problems // values of the wrong type found so far
+	lastAt := -1     // the line of the last one
+	for {
+		var probs Problems
+		if len(text) >= parallelThreshold {
+			probs = decodeChunks(file, text, v, runtime.GOMAXPROCS(0))
+		} else {
+			probs = decodeOne(file, text, v)
+		}
+		describeUnknown(probs, lines, v)
+		var fatal *Problem
+		for _, p := range probs {
+			if !p.unknownKey {
+				fatal = p
+				break
+			}
+		}
+		if fatal == nil {
+			if len(bad) > 0 {
+				return nil, byLine(append(bad, probs...)) // nothing to validate
+			}
+			return lines, probs
+		}
+		if !fatal.valueError && len(bad) > 0 {
+			return nil, byLine(bad) // a syntax error of the blanked text, not of the file
+		}
+		at := locateEntry(fatal, lines.get(), text, v)
+		if !fatal.valueError {
+			return nil, Problems{fatal}
+		}
+		if at == lastAt {
+			return nil, byLine(bad) // blanking did not get past it
+		}
+		lastAt = at
+		bad = append(bad, fatal)
+		blanked, ok := blankValue(text, at)
+		if !ok || len(bad) >= maxValueErrors {
+			return nil, byLine(bad)
+		}
+		text = blanked
+		reflect.ValueOf(v).Elem().SetZero()
+	}
+}
+
+// byLine sorts problems in the order of the file, those without a line last.
+func byLine(probs Problems) Problems {
+	sort.SliceStable(probs, func(i, j int) bool {
+		li, lj := probs[i].Line, probs[j].Line
+		return li != 0 && (lj == 0 || li < lj)
+	})
+	return probs
+}
+
+// locateEntry completes a problem that the decoder reported with the
+// dotted key only ("user.ips"): for a key of an entry of an array of
+// tables, the entry by its id and the key within it, and the line. The
+// decoder's line is that of the last entry that writes the key, whichever
+// entry failed, so a value error is placed by decoding the entries one by
+// one; a syntax error's line is right. It returns the line the key's value
+// starts on in src, or 0 when it is not found there.
+func locateEntry(p *Problem, idx lineIndex, src []byte, v any) int {
+	table, rest, ok := strings.Cut(p.Key, ".")
+	list := listField(reflect.ValueOf(v), table)
+	if !ok || !list.IsValid() {
+		if n, ok := idx[p.Key]; ok {
+			p.Line = n
+		}
+		return idx[p.Key]
+	}
+	i := -1
+	if p.valueError {
+		i = failingEntry(src, table, list.Type().Elem())
+	} else {
+		for j := 0; ; j++ {
+			n, ok := idx[table+"#"+strconv.Itoa(j)]
+			if !ok || n > p.Line {
+				break
+			}
+			i = j
 		}
 	}
-	return lines, probs
+	if i < 0 {
+		return 0
+	}
+	entry := table + "#" + strconv.Itoa(i)
+	var id struct {
+		ID string `toml:"id"`
+	}
+	if n, ok := idx[entry+".id"]; ok {
+		_, _ = toml.Decode(lineAt(src, n), &id) // no id: the entry is named by position
+	}
+	p.Entry = entryName(table, i, id.ID)
+	p.Key = rest
+	n := idx[entry+"."+rest]
+	if p.valueError && n > 0 {
+		p.Line = n
+	}
+	return n
+}
+
+// failingEntry returns the index of the first entry of the array of tables
+// table in src that does not decode into elem, or -1.
+func failingEntry(src []byte, table string, elem reflect.Type) int {
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(string(src), &top)
+	if err != nil {
+		return -1
+	}
+	var entries []toml.Primitive
+	if md.PrimitiveDecode(top[table], &entries) != nil {
+		return -1
+	}
+	for i, e := range entries {
+		if md.PrimitiveDecode(e, reflect.New(elem).Interface()) != nil {
+			return i
+		}
+	}
+	return -1
+}
+
+// lineAt returns the n-th (1-based) line of src.
+func lineAt(src []byte, n int) string {
+	for range n - 1 {
+		i := bytes.IndexByte(src, '\n')
+		if i < 0 {
+			return ""
+		}
+		src = src[i+1:]
+	}
+	if i := bytes.IndexByte(src, '\n'); i >= 0 {
+		src = src[:i]
+	}
+	return string(src)
+}
+
+// blankValue returns src with the key and value that start on line n made
+// a comment, every line of a multi-line array included, or, when line n
+// is a table header ("[agency]" where [[agency]] belongs), the table with
+// all its keys. It returns false when there is no such line or the value
+// is a multi-line string.
+func blankValue(src []byte, n int) ([]byte, bool) {
+	if n <= 0 {
+		return nil, false
+	}
+	ls := bytes.SplitAfter(src, []byte("\n"))
+	if n > len(ls) {
+		return nil, false
+	}
+	table := strings.HasPrefix(strings.TrimSpace(string(ls[n-1])), "[")
+	out := make([]byte, 0, len(src)+8)
+	depth := 0
+	for i, l := range ls {
+		t := strings.TrimSpace(string(l))
+		blank := i == n-1 || i > n-1 && depth > 0
+		if table && i > n-1 && depth == 0 {
+			if strings.HasPrefix(t, "[") {
+				table = false // the next table
+			} else if t != "" && t[0] != '#' {
+				blank = true
+			}
+		}
+		if blank {
+			if strings.Contains(t, `"""`) || strings.Contains(t, "'''") {
+				return nil, false
+			}
+			if depth > 0 {
+				depth += bracketDepth(t)
+			} else if _, v, ok := strings.Cut(t, "="); ok {
+				depth = bracketDepth(v)
+			}
+			out = append(out, '#')
+		}
+		out = append(out, l...)
+	}
+	return out, true
 }
 
 // decodeOne decodes one TOML text into v. Unknown keys come back as
-// problems without line (decodeFile finds it); a parse error has its line.
+// problems without line (decodeFile finds it); a syntax error and a value
+// of the wrong type have their line and dotted key.
 func decodeOne(file string, src []byte, v any) Problems {
 	md, err := toml.Decode(string(src), v)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			return Problems{{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}}
+		}
+		if m := lastKey.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return Problems{{File: file, Line: line, Key: m[2], Msg: m[3], valueError: true}}
 		}
 		return Problems{{File: file, Msg: err.Error()}}
 	}
@@ -74,8 +252,8 @@ func readFile(path string) ([]byte, *Problem) {
 // below it, as an operator would type it, else path.
 func displayPath(path string) string {
 	wd, err := os.Getwd()
-	if err != nil || !filepath.IsAbs(path) {
-		return path
+	if err != nil || !filepath.IsAbs(path) || wd == string(filepath.Separator) {
+		return path // from /, "etc/smgate/registry.toml" would read as relative to something else
 	}
 	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
 		return rel
@@ -131,6 +309,7 @@ func loadConfig(path string) (cfg *Config, probs Problems, policyKnown bool) {
 	if lines == nil {
 		return nil, probs, false
 	}
+	cfg.lines = lines
 	var vprobs Problems
 	r := report{file: path, lines: lines, probs: &vprobs}
 	cfg.applyDefaults()
@@ -141,11 +320,7 @@ func loadConfig(path string) (cfg *Config, probs Problems, policyKnown bool) {
 			probs = append(probs, p)
 		}
 	}
-	// In the order of the file; problems without a line last.
-	sort.SliceStable(probs, func(i, j int) bool {
-		li, lj := probs[i].Line, probs[j].Line
-		return li != 0 && (lj == 0 || li < lj)
-	})
+	probs = byLine(probs)
 	policyKnown = cfg.Policy.Registry != "" && cfg.Policy.Directory != ""
 	for k := range bad {
 		policyKnown = policyKnown && !strings.HasPrefix(k, "policy.")
@@ -193,7 +368,7 @@ func decodeConfig(file string, src []byte, cfg *Config) (*lazyLines, Problems, m
 
 // lastKey finds the key in the text of BurntSushi/toml's type errors,
 // which are not ParseErrors: `toml: line 2 (last key "proxy.listen"): ...`.
-var lastKey = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): (.*)$`)
+var lastKey = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key "([^"]*)"\): (.*)$`)
 
 // valueError returns the key and message of a decoding error of a value,
 // or "" and the error's text when it names no key.
@@ -203,7 +378,7 @@ func valueError(err error) (key, msg string) {
 		return pe.LastKey, pe.Message
 	}
 	if m := lastKey.FindStringSubmatch(err.Error()); m != nil {
-		return m[1], m[2]
+		return m[2], m[3]
 	}
 	return "", err.Error()
 }
@@ -309,6 +484,10 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
+// Line returns the line of the file at Path that sets key
+// ("policy.registry"), or 0 when it is not known.
+func (c *Config) Line(key string) int { return c.lines.get().line(key) }
+
 // Relative reports whether the path of key ("admin.token_file") was
 // written relative to the gateway file, so that a message about it can
 // say what it was resolved against.
@@ -319,7 +498,11 @@ func (c *Config) validate(r report) {
 	c.validateProxy(r)
 	c.validateDNS(r)
 	for i, u := range c.Resolver.Upstreams {
-		if err := checkHostPort(u); err != nil {
+		err := checkHostPort(u)
+		if _, port, _ := net.SplitHostPort(u); err == nil && port == "0" {
+			err = fmt.Errorf("port 0 is no resolver's port") // 0 means any port only to listen on
+		}
+		if err != nil {
 			r.top("resolver.upstreams", "entry %d %q: %v", i+1, u, err)
 		}
 	}
@@ -402,8 +585,11 @@ func (c *Config) validateDNS(r report) {
 			r.top(k.key, "invalid address %q", k.v)
 		}
 	}
-	if c.DNS.CacheSize < 0 || c.DNS.RateLimit < 0 {
-		r.top("dns", "cache_size and rate_limit must not be negative")
+	if c.DNS.CacheSize < 0 {
+		r.top("dns.cache_size", "must not be negative, not %d", c.DNS.CacheSize)
+	}
+	if c.DNS.RateLimit < 0 {
+		r.top("dns.rate_limit", "must not be negative, not %d (0 = no limit)", c.DNS.RateLimit)
 	}
 }
 

@@ -16,6 +16,7 @@ type Problem struct {
 	Msg   string
 
 	unknownKey bool // decoding went on past it: the file can be validated
+	valueError bool // a value of the wrong type: decoding can go on without it
 }
 
 // Error formats the problem as file:line: entry: key: message.

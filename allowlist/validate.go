@@ -1,8 +1,10 @@
 package allowlist
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -37,15 +39,22 @@ type policyFiles struct {
 func loadPolicy(cfg *Config, now time.Time) (*Policy, Problems, Problems) {
 	var probs Problems
 	var srcs [3]source
-	for i, path := range []string{cfg.Policy.Platforms, cfg.Policy.Registry, cfg.Policy.Directory} {
+	for i, key := range []string{"policy.platforms", "policy.registry", "policy.directory"} {
+		path := []string{cfg.Policy.Platforms, cfg.Policy.Registry, cfg.Policy.Directory}[i]
 		srcs[i] = source{name: displayPath(path)}
 		if i == 0 && path == "" {
 			srcs[i] = source{name: builtinCatalogueName, text: configs.Platforms}
 			continue
 		}
-		var p *Problem
-		if srcs[i].text, p = readFile(path); p != nil {
-			probs = append(probs, p)
+		var err error
+		if srcs[i].text, err = os.ReadFile(path); err != nil {
+			// Named by the key of the gateway file, with the path
+			// resolved, as the operator has to fix one or the other.
+			msg := fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))
+			if cfg.Relative(key) {
+				msg += fmt.Sprintf(" (relative to %s)", cfg.Path)
+			}
+			probs = append(probs, &Problem{File: cfg.Path, Line: cfg.Line(key), Key: key, Msg: msg})
 		}
 	}
 	if len(probs) > 0 {
@@ -90,9 +99,10 @@ func decodePolicyFile(src source, v any, probs *Problems) report {
 
 func (pf *policyFiles) validate(cfg *Config, today Date, warns *Problems) {
 	platforms := pf.validatePlatforms()
+	gw := report{file: cfg.Path, lines: cfg.lines, probs: pf.plat.probs}
 	for _, id := range cfg.Proxy.Intercept.Platforms {
 		if !platforms[id] {
-			pf.plat.top("proxy.intercept.platforms", "smgate.toml names unknown platform %q", id)
+			gw.top("proxy.intercept.platforms", "unknown platform %q (not in the platform catalogue %s)", id, pf.plat.file)
 		}
 	}
 	agencies := pf.validateAgencies()

@@ -76,7 +76,7 @@ func TestValidationErrors(t *testing.T) {
 		{"bad domain", "platforms.toml", strings.Replace(plat, `domains = ["tiktok.com"]`, `domains = ["https://tiktok.com"]`, 1),
 			`platform "tiktok": domains: invalid domain "https://tiktok.com"`},
 		{"TOML syntax", "registry.toml", strings.Replace(reg, `purpose = "Announcements"`, `purpose = "Announcements`, 1),
-			`registry.toml:18: account.purpose: strings cannot contain newlines`},
+			`registry.toml:18: account "dcf-x": purpose: strings cannot contain newlines`},
 		{"bad mode", "smgate.toml", strings.Replace(gw, `mode = "enforce"`, `mode = "audit"`, 1),
 			`smgate.toml:6: gateway.mode: must be "enforce" or "report", not "audit"`},
 		{"bad timezone", "smgate.toml", strings.Replace(gw, `America/New_York`, `America/Hartford`, 1),
@@ -93,6 +93,14 @@ func TestValidationErrors(t *testing.T) {
 			`smgate.toml:15: dns.cache_size: incompatible types: TOML value has type string; destination has type integer`},
 		{"unknown key far from any", "directory.toml", strings.Replace(dir, `schedule = "Mon-Fri 07:00-19:00"`, `shoe_size = 9`, 1),
 			`directory.toml:14: role "dcf-communications": shoe_size: unknown key "shoe_size"`},
+		{"unknown intercepted platform", "smgate.toml", strings.Replace(gw, "[dns]\n", "[proxy.intercept]\nplatforms = [\"facebok\"]\n\n[dns]\n", 1),
+			`smgate.toml:15: proxy.intercept.platforms: unknown platform "facebok"`},
+		{"negative cache size", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"\n", "[dns]\nlisten = \"127.0.0.1:0\"\ncache_size = -1\n", 1),
+			`smgate.toml:16: dns.cache_size: must not be negative`},
+		{"negative rate limit", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"\n", "[dns]\nlisten = \"127.0.0.1:0\"\nrate_limit = -1\n", 1),
+			`smgate.toml:16: dns.rate_limit: must not be negative`},
+		{"upstream on port 0", "smgate.toml", strings.Replace(gw, "[dns]\n", "[resolver]\nupstreams = [\"127.0.0.1:53\", \"127.0.0.1:0\"]\n\n[dns]\n", 1),
+			`smgate.toml:15: resolver.upstreams: entry 2 "127.0.0.1:0": port 0 is no resolver's port`},
 		{"bad listen", "smgate.toml", strings.Replace(gw, "[dns]\nlisten = \"127.0.0.1:0\"", "[dns]\nlisten = \"127.0.0.1\"", 1),
 			`smgate.toml:15: dns.listen: invalid listen address "127.0.0.1": want host:port`},
 	}
@@ -113,6 +121,53 @@ func TestValidationErrors(t *testing.T) {
 				t.Fatalf("error does not say %q:\n%v", tc.want, err)
 			}
 		})
+	}
+}
+
+// TestValueErrorsNameEntries: values of the wrong type in the policy files
+// are all reported, each with the line, the entry and the key, also when
+// several entries write the key (the decoder's own line is that of the
+// last of them).
+func TestValueErrorsNameEntries(t *testing.T) {
+	dir := readTestdata(t, "directory.toml")
+	dir = strings.Replace(dir, `ips = ["10.20.0.17"]`, `ips = "10.20.0.17"`, 1)
+	dir = strings.Replace(dir, `actions = ["view"]`, `actions = "view"`, 1)
+	dir = strings.Replace(dir, "id = \"dcf-investigations\"\nagency = \"DCF\"", "id = \"dcf-investigations\"\nagency = [\n  \"DCF\",\n]", 1)
+	reg := strings.Replace(readTestdata(t, "registry.toml"), `status = "decommissioned"`, `status = 3`, 1)
+	path := copyTestdata(t, map[string]string{"directory.toml": dir, "registry.toml": reg})
+	_, err := LoadAt(path, monday10)
+	lineOf := func(text, s string) int { return 1 + strings.Count(text[:strings.Index(text, s)], "\n") }
+	want := []string{
+		fmt.Sprintf(`directory.toml:%d: role "dcf-investigations": agency: incompatible types`, lineOf(dir, "agency = [")),
+		fmt.Sprintf(`directory.toml:%d: role "dcf-investigations": actions: incompatible types`, lineOf(dir, `actions = "view"`)),
+		fmt.Sprintf(`directory.toml:%d: user "newbie": ips: incompatible types`, lineOf(dir, `ips = "10.20.0.17"`)),
+		fmt.Sprintf(`registry.toml:%d: account "dcf-old": status: incompatible types`, lineOf(reg, "status = 3")),
+	}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("problems do not say %q:\n%v", w, err)
+		}
+	}
+	if ps := AsProblems(err); len(ps) != len(want) {
+		t.Errorf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+}
+
+// TestTableForList: a [table] where an array of tables belongs is one
+// problem, not also one unknown key for each of its keys.
+func TestTableForList(t *testing.T) {
+	dir := strings.Replace(readTestdata(t, "directory.toml"), "[[agency]]", "[agency]", 1)
+	dir = strings.ReplaceAll(dir, "[[agency]]", "[[agencyx]]")
+	_, err := LoadAt(copyTestdata(t, map[string]string{"directory.toml": dir}), monday10)
+	ps := AsProblems(err)
+	want := fmt.Sprintf("directory.toml:%d: agency: incompatible types", 1+strings.Count(dir[:strings.Index(dir, "[agency]")], "\n"))
+	if len(ps) == 0 || !strings.Contains(ps[0].Error(), want) {
+		t.Fatalf("got %v, want first %q", err, want)
+	}
+	for _, p := range ps[1:] {
+		if p.Key == "id" || p.Key == "name" {
+			t.Errorf("a key of the table reported on its own: %v", p)
+		}
 	}
 }
 
@@ -219,8 +274,25 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := LoadAt(path, monday10)
-	if err == nil || !strings.Contains(err.Error(), "registry.toml: cannot read") {
-		t.Fatalf("missing registry: %v", err)
+	// Named by the key that names it, at its line, with the path resolved
+	// against the gateway file.
+	want := fmt.Sprintf("smgate.toml:22: policy.registry: cannot read %s: no such file or directory (relative to %s)",
+		filepath.Join(filepath.Dir(path), "registry.toml"), path)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("missing registry: %v\nwant %q", err, want)
+	}
+}
+
+// TestProblemsFromRoot: run from /, problems name policy files by their
+// absolute path, not as "tmp/.../directory.toml".
+func TestProblemsFromRoot(t *testing.T) {
+	dir := strings.Replace(readTestdata(t, "directory.toml"), `roles = ["dot-communications"]`, `roles = ["nope"]`, 1)
+	path := copyTestdata(t, map[string]string{"directory.toml": dir})
+	t.Chdir("/")
+	_, err := LoadAt(path, monday10)
+	want := filepath.Join(filepath.Dir(path), "directory.toml") + ":"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want a problem of %s", err, want)
 	}
 }
 

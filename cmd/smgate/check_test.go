@@ -158,7 +158,7 @@ func TestCheckFiles(t *testing.T) {
 		want    []string
 	}{
 		{name: "token missing", edits: []string{`token_file = ""`, token}, code: 1,
-			want: []string{"error: ", "smgate.toml: admin.token_file: stat ", "admin.token: no such file or directory (relative to ", "1 error(s)"}},
+			want: []string{"error: ", "smgate.toml:36: admin.token_file: stat ", "admin.token: no such file or directory (relative to ", "1 error(s)"}},
 		{name: "token readable by others", edits: []string{`token_file = ""`, token}, file: "admin.token", content: "0123456789abcdef0123", mode: 0o644, code: 1,
 			want: []string{"admin.token_file: ", "has mode 0644", "(chmod 0600) (relative to "}},
 		{name: "token empty", edits: []string{`token_file = ""`, token}, file: "admin.token", content: "\n", mode: 0o600, code: 1,
@@ -210,10 +210,10 @@ func TestCheckRefusesWhatServeRefuses(t *testing.T) {
 		want  string // in the problem line; "" when serve starts
 	}{
 		{"transparent listener", []string{`transparent_listen = ""`, `transparent_listen = "127.0.0.1:13129"`},
-			`smgate.toml: proxy.transparent_listen: is set to "127.0.0.1:13129", but this build has no transparent mode; leave it empty`},
+			`smgate.toml:12: proxy.transparent_listen: is set to "127.0.0.1:13129", but this build has no transparent mode; leave it empty`},
 		{"interception", []string{"enabled = false\nca_cert = \"\"\nca_key = \"\"", "enabled = true\nca_cert = \"ca.pem\"\nca_key = \"ca.key\""},
-			"smgate.toml: proxy.intercept.enabled: is true, but this build has no TLS interception; set it to false"},
-		{"token missing", []string{`token_file = "admin.token"`, `token_file = "missing.token"`}, "smgate.toml: admin.token_file: stat "},
+			"smgate.toml:19: proxy.intercept.enabled: is true, but this build has no TLS interception; set it to false"},
+		{"token missing", []string{`token_file = "admin.token"`, `token_file = "missing.token"`}, "smgate.toml:36: admin.token_file: stat "},
 		{"starts", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,7 +24,7 @@ func checkFiles(cfg *allowlist.Config) (errs, warns allowlist.Problems) {
 		if cfg.Relative(key) {
 			msg += fmt.Sprintf(" (relative to %s)", cfg.Path)
 		}
-		return &allowlist.Problem{File: cfg.Path, Key: key, Msg: msg}
+		return &allowlist.Problem{File: cfg.Path, Line: cfg.Line(key), Key: key, Msg: msg}
 	}
 	if path := cfg.Admin.TokenFile; path != "" {
 		if _, err := readSecret(path); err != nil {

@@ -28,7 +28,7 @@ func reload(g *gateway, by string) (*allowlist.Loaded, error) {
 	if err == nil && g.cfg != nil {
 		for _, key := range restartOnlyChanges(g.cfg, l.Config) {
 			g.log.Warn().Str("key", key).Msg("edited key takes effect on restart")
-			l.Warnings = append(l.Warnings, &allowlist.Problem{File: l.Config.Path, Key: key, Msg: "changes take effect on restart"})
+			l.Warnings = append(l.Warnings, &allowlist.Problem{File: l.Config.Path, Line: l.Config.Line(key), Key: key, Msg: "changes take effect on restart"})
 		}
 	}
 	if lerr := g.sink.Log(r); lerr != nil {

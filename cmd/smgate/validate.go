@@ -25,13 +25,13 @@ func unbuilt(cfg *allowlist.Config) allowlist.Problems {
 	if v := cfg.Proxy.TransparentListen; v != "" {
 		// An open port that nobody serves would hang every client sent to
 		// it; refuse to start instead.
-		errs = append(errs, &allowlist.Problem{File: cfg.Path, Key: "proxy.transparent_listen",
+		errs = append(errs, &allowlist.Problem{File: cfg.Path, Line: cfg.Line("proxy.transparent_listen"), Key: "proxy.transparent_listen",
 			Msg: fmt.Sprintf("is set to %q, but this build has no transparent mode; leave it empty", v)})
 	}
 	if cfg.Proxy.Intercept.Enabled {
 		// Account-level rules would silently fall back to platform level;
 		// an operator who asked for interception must know it is not there.
-		errs = append(errs, &allowlist.Problem{File: cfg.Path, Key: "proxy.intercept.enabled",
+		errs = append(errs, &allowlist.Problem{File: cfg.Path, Line: cfg.Line("proxy.intercept.enabled"), Key: "proxy.intercept.enabled",
 			Msg: "is true, but this build has no TLS interception; set it to false (account grants are then applied at platform level, see proxy.unverified_accounts)"})
 	}
 	return errs
