@@ -89,6 +89,9 @@ func (s *Snapshot) decideSocial(r *Request, e *domainEntry, d Decision) Decision
 		now = time.Now()
 	}
 	m := matcher{s: s, path: cleanPath(r.Path), action: r.Action, now: now, e: e}
+	if !u.ackFrom.IsZero() && m.day().Before(u.ackFrom) {
+		return block(d, ReasonNotAcknowledged) // an acknowledgement dated later counts from its day
+	}
 	return m.match(u, d)
 }
 
@@ -315,11 +318,17 @@ func (m *matcher) usable(ro *roleInfo, p *platformInfo) bool {
 	return false
 }
 
-// accountUsable reports whether approved account a may be used today.
-func (m *matcher) accountUsable(a *accountInfo) bool {
+// day returns the date of the request in the gateway's time zone.
+func (m *matcher) day() Date {
 	if m.today.IsZero() {
 		m.today = DateOf(m.now.In(m.s.loc))
 	}
+	return m.today
+}
+
+// accountUsable reports whether approved account a may be used today.
+func (m *matcher) accountUsable(a *accountInfo) bool {
+	m.day()
 	switch {
 	case len(m.s.susp.accounts) > 0 && m.s.susp.accounts[a.id] != nil:
 		m.failed(ReasonAccountSuspended)

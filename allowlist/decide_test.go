@@ -3,6 +3,7 @@ package allowlist
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecideReasons(t *testing.T) {
@@ -184,5 +185,33 @@ func TestDecideDefaultsToNow(t *testing.T) {
 	d := e.Snapshot().Decide(&Request{ClientIP: ip("10.30.0.5"), Host: "youtube.com", Port: 443})
 	if d.Reason == "" {
 		t.Fatalf("decision without time has no reason: %+v", d)
+	}
+}
+
+// TestAcknowledgementDatedLater: an acknowledged_on after the day of the
+// request counts from its day, in the gateway's time zone, as approved_on
+// does; check warns about it.
+func TestAcknowledgementDatedLater(t *testing.T) {
+	dir := strings.Replace(readTestdata(t, "directory.toml"), "acknowledged_on = 2026-02-01", "acknowledged_on = 2026-11-24", 1)
+	e := newTestEngine(t, map[string]string{"directory.toml": dir})
+	for _, c := range []struct {
+		at   time.Time
+		want Reason
+	}{
+		{monday10, ReasonNotAcknowledged},
+		{time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC), ReasonNotAcknowledged}, // still the 23rd in New York
+		{time.Date(2026, 11, 24, 10, 0, 0, 0, nyc), ReasonAllowedGrant},
+	} {
+		d := e.Snapshot().Decide(&Request{ClientIP: ip("10.20.0.16"), Host: "facebook.com", Port: 443, Time: c.at})
+		if d.Reason != c.want {
+			t.Errorf("at %s: %s, want %s", c.at, d.Reason, c.want)
+		}
+	}
+	l, err := LoadAt(copyTestdata(t, map[string]string{"directory.toml": dir}), monday10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(problemStrings(l.Warnings), "\n"), `user "bjones": acknowledged_on: 2026-11-24 is after today`) {
+		t.Errorf("warnings %q", problemStrings(l.Warnings))
 	}
 }

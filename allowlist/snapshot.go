@@ -63,6 +63,11 @@ type userInfo struct {
 	roleIDs          []string
 	hash             []byte
 	acknowledged     bool
+	// ackFrom is acknowledged_on when it was not yet past on the day the
+	// snapshot was compiled: the user is blocked before that day. Zero
+	// for the acknowledgements already past, which no decision then
+	// needs to compare with its date.
+	ackFrom Date
 }
 
 type domainEntry struct {
@@ -153,6 +158,7 @@ func (s *Snapshot) compileRegistry(r *Registry) {
 }
 
 func (s *Snapshot) compileDirectory(d *Directory) {
+	compiledOn := DateOf(s.loadedAt.In(s.loc))
 	s.agencies = make(map[string]string, len(d.Agencies))
 	for _, a := range d.Agencies {
 		s.agencies[a.ID] = a.Name
@@ -184,6 +190,9 @@ func (s *Snapshot) compileDirectory(d *Directory) {
 		u := &d.Users[i]
 		ui := &userInfo{id: u.ID, name: u.Name, agency: u.Agency, roleIDs: u.Roles,
 			acknowledged: !u.AcknowledgedOn.IsZero()}
+		if ui.acknowledged && !u.AcknowledgedOn.Before(compiledOn) {
+			ui.ackFrom = u.AcknowledgedOn
+		}
 		if u.PasswordBcrypt != "" {
 			ui.hash = []byte(u.PasswordBcrypt)
 		}

@@ -108,7 +108,7 @@ func (pf *policyFiles) validate(cfg *Config, today Date, warns *Problems) {
 	agencies := pf.validateAgencies()
 	accounts := pf.validateAccounts(platforms, agencies, today, warns)
 	roles := pf.validateRoles(platforms, agencies, accounts)
-	pf.validateUsers(agencies, roles, warns)
+	pf.validateUsers(agencies, roles, today, warns)
 }
 
 // checkIDs reports entries whose id is missing, malformed or repeated and
@@ -348,7 +348,7 @@ func (pf *policyFiles) validateRoles(platforms, agencies map[string]bool, accoun
 	return byID
 }
 
-func (pf *policyFiles) validateUsers(agencies map[string]bool, roles map[string]*Role, warns *Problems) {
+func (pf *policyFiles) validateUsers(agencies map[string]bool, roles map[string]*Role, today Date, warns *Problems) {
 	r := pf.dir
 	ids := make([]string, len(pf.Directory.Users))
 	for i, u := range pf.Directory.Users {
@@ -394,6 +394,9 @@ func (pf *policyFiles) validateUsers(agencies map[string]bool, roles map[string]
 		} else if u.AcknowledgedOn.IsZero() {
 			w := report{file: r.file, lines: r.lines, probs: warns}
 			w.entry("user", i, u.ID, "acknowledged_on", "the user has not acknowledged the policy: social media is blocked for them until they do")
+		} else if u.AcknowledgedOn.After(today) {
+			w := report{file: r.file, lines: r.lines, probs: warns}
+			w.entry("user", i, u.ID, "acknowledged_on", "%s is after today: social media is blocked for the user until that day", u.AcknowledgedOn)
 		}
 	}
 }

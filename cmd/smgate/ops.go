@@ -36,7 +36,7 @@ func startOps(ctx context.Context, g *gateway) (stop func(), err error) {
 	}
 	if every, ok := watchdogInterval(); ok {
 		g.log.Info().Dur("every", every).Msg("systemd watchdog enabled")
-		wg.Go(func() { runWatchdog(ctx, every, func() bool { return gatewayHealthy(g) }, notifySystemd) })
+		wg.Go(func() { runWatchdog(ctx, every, func() bool { return gatewayAlive(g) }, notifySystemd) })
 	}
 	return func() {
 		cancel()

@@ -28,14 +28,14 @@ func parseWatchdog(usec, pid string, self int) (time.Duration, bool) {
 	return time.Duration(n) * time.Microsecond / 2, true
 }
 
-// runWatchdog sends WATCHDOG=1 through notify every interval while healthy
-// reports true, until ctx ends. An unhealthy gateway stops pinging, so
-// that systemd restarts it once WatchdogSec passes.
-func runWatchdog(ctx context.Context, every time.Duration, healthy func() bool, notify func(string)) {
+// runWatchdog sends WATCHDOG=1 through notify every interval while alive
+// reports true, until ctx ends. A gateway that stops pinging is restarted
+// by systemd once WatchdogSec passes.
+func runWatchdog(ctx context.Context, every time.Duration, alive func() bool, notify func(string)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if healthy() {
+		if alive() {
 			notify("WATCHDOG=1")
 		}
 		select {
@@ -46,8 +46,13 @@ func runWatchdog(ctx context.Context, every time.Duration, healthy func() bool, 
 	}
 }
 
-// gatewayHealthy reports whether the engine has a policy and the usage
-// log can be written.
-func gatewayHealthy(g *gateway) bool {
-	return g.engine.Snapshot() != nil && g.sink.Healthy() == nil
+// gatewayAlive reports whether the gateway has a policy to serve. A usage
+// log that cannot be written does not count: the gateway then blocks
+// social media (blocked-policy-unavailable), keeps forwarding the rest,
+// says so on /readyz and in smgate_logs_healthy, and writes again once
+// the disk is writable. A restart would change none of that, would lose
+// the records still queued in memory, and, repeated, would hit the
+// unit's start limit and leave the agency with no gateway at all.
+func gatewayAlive(g *gateway) bool {
+	return g.engine.Snapshot() != nil
 }

@@ -34,7 +34,7 @@ func TestParseWatchdog(t *testing.T) {
 }
 
 // TestWatchdogPingsOnlyWhileHealthy: pings stop while the gateway is
-// unhealthy, so that systemd restarts it.
+// not alive, so that systemd restarts it.
 func TestWatchdogPingsOnlyWhileHealthy(t *testing.T) {
 	var healthy atomic.Bool
 	healthy.Store(true)
@@ -114,5 +114,16 @@ func TestWatchdogNotifiesSystemd(t *testing.T) {
 	n, err := c.Read(buf)
 	if err != nil || string(buf[:n]) != "WATCHDOG=1" {
 		t.Fatalf("read %q, %v; want WATCHDOG=1", buf[:n], err)
+	}
+}
+
+// TestWatchdogAliveWhileLogFails: a gateway whose usage log cannot be
+// written is alive: a restart would lose the queued records and free no
+// disk.
+func TestWatchdogAliveWhileLogFails(t *testing.T) {
+	g, _, _ := engineGateway(t)
+	g.sink = failingSink{}
+	if !gatewayAlive(g) {
+		t.Error("a gateway that cannot write its log stops pinging the watchdog")
 	}
 }
