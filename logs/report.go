@@ -92,7 +92,8 @@ type Expiry struct {
 func (e Expiry) Expired() bool { return e.DaysLeft <= 0 }
 
 // Report is the usage of social media in a period for monitoring staff:
-// the decisions (http_request, connect, dns_query) allowed and blocked.
+// the social-media decisions (http_request, connect, dns_query) allowed
+// and blocked.
 type Report struct {
 	Since, Until time.Time // the period asked for; zero = open
 	Generated    time.Time
@@ -114,6 +115,12 @@ type Report struct {
 	// mention.
 	Unterminated []Unterminated
 }
+
+// ReasonNotSocial is event.reason of a request or query to a host that is
+// no social media: the log holds such records only with
+// proxy.log_not_social or dns.log_not_social, and a report, which is
+// about social media, leaves them out.
+const ReasonNotSocial = "allowed-not-social"
 
 // decisionActions are the event actions that are usage decisions.
 var decisionActions = []string{ActionHTTPRequest, ActionConnect, ActionDNSQuery}
@@ -177,7 +184,7 @@ func newTally(by string) *tally {
 
 // add counts one record; it is Search's callback.
 func (t *tally) add(_ []byte, r *Record) error {
-	if r.Outcome != OutcomeAllowed && r.Outcome != OutcomeBlocked {
+	if r.Outcome != OutcomeAllowed && r.Outcome != OutcomeBlocked || r.Reason == ReasonNotSocial {
 		return nil
 	}
 	t.seen(r)

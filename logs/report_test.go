@@ -317,3 +317,27 @@ func TestBuildReportUnterminatedLastLine(t *testing.T) {
 		t.Errorf("unterminated %+v, want %s with %d bytes", rep.Unterminated, newest.Name, len(fake))
 	}
 }
+
+// TestReportLeavesOutNotSocial: with proxy.log_not_social or
+// dns.log_not_social on, the log also holds allowed-not-social records;
+// they are no social-media use, so the report does not count them.
+func TestReportLeavesOutNotSocial(t *testing.T) {
+	dir := t.TempDir()
+	writeDayFiles(t, dir, []Record{
+		{Time: at(1, 9, 0), ID: "a", Action: ActionHTTPRequest, Outcome: OutcomeAllowed, Reason: "allowed-grant", Agency: "DCF", User: "jsmith", Platform: "facebook", Observer: "gw-1"},
+		{Time: at(1, 9, 1), ID: "b", Action: ActionHTTPRequest, Outcome: OutcomeAllowed, Reason: "allowed-not-social", Domain: "example.org", Observer: "gw-2"},
+		{Time: at(1, 9, 2), Action: ActionDNSQuery, Outcome: OutcomeAllowed, Reason: "allowed-not-social", Agency: "DCF", User: "jsmith", Domain: "example.com", Observer: "gw-1"},
+	})
+	for _, by := range ReportGroupings {
+		rep, err := BuildReport(dir, Query{}, by, nil, reportNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Total != (Counts{1, 0}) || len(rep.Groups) != 1 || rep.Groups[0].Total() != 1 {
+			t.Errorf("by %s: total %v, groups %v: want the one social decision", by, rep.Total, rep.Groups)
+		}
+		if !reflect.DeepEqual(rep.Gateways, []string{"gw-1"}) || !rep.Last.Equal(at(1, 9, 0)) {
+			t.Errorf("by %s: gateways %v, last %v: want only the social decision's", by, rep.Gateways, rep.Last)
+		}
+	}
+}
