@@ -23,7 +23,8 @@ const searchSynopsis = `[--config F | --dir D] [--since T] [--until T] [filters]
 Prints the usage-log records that match every filter given, oldest first.
 T is a span back from now (24h, 90m, 30d), a date (2026-11-01, UTC; the
 whole day: --since from its start, --until to its end) or an RFC 3339 time
-(2026-11-01T08:00:00Z). --domain matches the domain and its subdomains.
+(2026-11-01T08:00:00Z). --domain matches the domain and its subdomains,
+compared as the gateway writes them (IDNA, lower case).
 json prints the lines as stored; csv and table print the main fields.`
 
 // logsUsageError is a bad flag value: exit status 2.
@@ -236,7 +237,7 @@ func editDistance(a, b string) int {
 func (f *searchFlags) query(now time.Time) (logs.Query, error) {
 	q := logs.Query{
 		User: f.user, Agency: f.agency, Platform: f.platform, Account: f.account,
-		Domain: f.domain, Outcome: f.outcome, Reason: f.reason,
+		Domain: searchDomain(f.domain), Outcome: f.outcome, Reason: f.reason,
 	}
 	var err error
 	if q.Since, q.Until, err = f.period(now); err != nil {
@@ -257,6 +258,20 @@ func (f *searchFlags) query(now time.Time) (logs.Query, error) {
 		}
 	}
 	return q, nil
+}
+
+// searchDomain returns --domain in the form the gateway records hosts in
+// url.domain (IDNA to ASCII, lower case, no trailing dot, an IP literal in
+// its canonical form), so that "bücher.de" finds "xn--bcher-kva.de". A
+// value that is no host name is searched for as it is.
+func searchDomain(d string) string {
+	if d == "" {
+		return ""
+	}
+	if name, _, err := allowlist.NormalizeHost(d); err == nil {
+		return name
+	}
+	return d
 }
 
 // period parses --since and --until.

@@ -462,3 +462,46 @@ func TestLogsSearchUnterminatedLastLine(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsSearchDomainAsTheGatewayWritesIt: --domain is normalised as the
+// gateway normalises the hosts it records (IDNA to ASCII, lower case, no
+// trailing dot, IP literals in their canonical form), so that a name typed
+// as users see it finds the records of it.
+func TestLogsSearchDomainAsTheGatewayWritesIt(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(id, domain string, minute int) logs.Record {
+		return logs.Record{Time: searchDay.Add(time.Duration(minute) * time.Minute), ID: id, Action: logs.ActionHTTPRequest,
+			Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", Domain: domain, Platform: "facebook", Mode: "explicit"}
+	}
+	writeUsageLog(t, dir,
+		rec("idn", "xn--and-6ma2c.facebook.com", 1),
+		rec("www", "www.facebook.com", 2),
+		rec("v4", "157.240.1.35", 3),
+		rec("v6", "2a03:2880:f10c:83:face:b00c:0:25de", 4),
+		rec("de", "xn--bcher-kva.de", 5),
+	)
+	tests := []struct {
+		domain, want string
+	}{
+		{"ñandú.facebook.com", "idn"},
+		{"ÑANDÚ.Facebook.COM.", "idn"},
+		{"xn--and-6ma2c.facebook.com", "idn"},
+		{"facebook.com", "idn www"},
+		{"bücher.de", "de"},
+		{"157.240.1.35", "v4"},
+		{"157.240.291", "v4"}, // an inet_aton spelling of the same address
+		{"[2a03:2880:f10c:83:face:b00c:0:25de]", "v6"},
+		{"2A03:2880:F10C:0083:FACE:B00C:0000:25DE", "v6"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.domain, func(t *testing.T) {
+			code, out, errOut := runSearch(t, "--dir", dir, "--format", "json", "--domain", tt.domain)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if got := strings.Join(jsonIDs(t, out), " "); got != tt.want {
+				t.Errorf("--domain %q: got %q, want %q", tt.domain, got, tt.want)
+			}
+		})
+	}
+}
