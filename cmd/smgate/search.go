@@ -20,7 +20,9 @@ import (
 
 const searchSynopsis = `[--config F | --dir D] [--since T] [--until T] [filters] [--format table|json|csv] [--limit N]
 
-Prints the usage-log records that match every filter given, oldest first.
+Prints the usage-log records that match every filter given, in the order
+written: by time, but a tunnel's record, stamped when it opened, comes
+when it closed.
 T is a span back from now (24h, 90m, 30d), a date (2026-11-01, UTC; the
 whole day: --since from its start, --until to its end) or an RFC 3339 time
 (2026-11-01T08:00:00Z). --domain matches the domain and its subdomains,

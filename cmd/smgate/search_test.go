@@ -505,3 +505,26 @@ func TestLogsSearchDomainAsTheGatewayWritesIt(t *testing.T) {
 		})
 	}
 }
+
+// TestLogsSearchOrderAsDocumented: a tunnel's record is stamped when the
+// tunnel opened and written when it closed, so search, which prints in
+// the order written, prints it after records stamped later; the help
+// says so rather than promising oldest first.
+func TestLogsSearchOrderAsDocumented(t *testing.T) {
+	dir := t.TempDir()
+	writeUsageLog(t, dir,
+		logs.Record{Time: searchDay.Add(9 * time.Hour), ID: "later", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed},
+		logs.Record{Time: searchDay.Add(8 * time.Hour), ID: "tunnel", Action: logs.ActionConnect, Outcome: logs.OutcomeAllowed},
+	)
+	code, out, errOut := runSearch(t, "--dir", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := strings.Join(jsonIDs(t, out), " "); got != "later tunnel" {
+		t.Fatalf("got %q, want the order written", got)
+	}
+	_, _, help := runSearch(t, "-h")
+	if strings.Contains(help, "oldest first") || !strings.Contains(help, "in the order\nwritten") {
+		t.Errorf("help does not say the order search prints in:\n%s", help)
+	}
+}
