@@ -459,12 +459,21 @@ func (r *Report) writeAccountsTable(p func(string, ...any)) {
 	}
 }
 
-// Status returns the account's registry status, or "not in registry".
+// UnverifiedAccount is smgate.account of a request allowed by an
+// account-level grant that the gateway could apply only at platform level
+// (no TLS interception): no account of the registry.
+const UnverifiedAccount = "unverified"
+
+// Status returns the account's registry status, "not in registry", or for
+// UnverifiedAccount what it stands for.
 func (u AccountUsage) Status() string {
-	if !u.Registered {
-		return "not in registry"
+	switch {
+	case u.Registered:
+		return u.Account.Status
+	case u.Account.ID == UnverifiedAccount:
+		return "account grant, not verified (no TLS interception)"
 	}
-	return u.Account.Status
+	return "not in registry"
 }
 
 // Left returns the days left, or "expired".

@@ -341,3 +341,43 @@ func TestReportLeavesOutNotSocial(t *testing.T) {
 		}
 	}
 }
+
+// TestReportUnverifiedIsNoUnregisteredAccount: "unverified" in
+// smgate.account marks an account-level grant applied at platform level
+// (no TLS interception); the report must not list it as an account that
+// is missing from the registry.
+func TestReportUnverifiedIsNoUnregisteredAccount(t *testing.T) {
+	dir := t.TempDir()
+	writeDayFiles(t, dir, []Record{
+		{Time: at(1, 9, 0), Action: ActionDNSQuery, Outcome: OutcomeAllowed, Reason: "allowed-grant", Agency: "DOT", User: "tlee", Platform: "youtube", Account: "unverified"},
+		{Time: at(1, 9, 1), ID: "b", Action: ActionHTTPRequest, Outcome: OutcomeAllowed, Reason: "allowed-grant", Agency: "DOT", User: "tlee", Platform: "youtube", Account: "yt-old"},
+	})
+	rep, err := BuildReport(dir, Query{}, ByAgency, nil, reportNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, u := range rep.Accounts {
+		status[u.Account.ID] = u.Status()
+	}
+	if s := status["unverified"]; s == "" || strings.Contains(s, "not in registry") {
+		t.Errorf("unverified: status %q", s)
+	}
+	if s := status["yt-old"]; s != "not in registry" {
+		t.Errorf("yt-old: status %q, want not in registry", s)
+	}
+	var table, csvOut bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteCSV(&csvOut); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{table.String(), csvOut.String()} {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "unverified") && strings.Contains(line, "not in registry") {
+				t.Errorf("report line %q", line)
+			}
+		}
+	}
+}

@@ -253,10 +253,14 @@ func TestReportUnterminatedLastLine(t *testing.T) {
 	}
 }
 
-// TestReportNotSocialReason: the report leaves out the records of the
-// reason code the gateway writes for hosts that are no social media.
-func TestReportNotSocialReason(t *testing.T) {
+// TestReportKnowsTheGatewaysValues: the report leaves out the records of
+// the reason code the gateway writes for hosts that are no social media,
+// and tells the account marker of unverified grants from accounts.
+func TestReportKnowsTheGatewaysValues(t *testing.T) {
 	if logs.ReasonNotSocial != string(allowlist.ReasonAllowedNotSocial) {
-		t.Fatalf("logs.ReasonNotSocial %q, the gateway writes %q", logs.ReasonNotSocial, allowlist.ReasonAllowedNotSocial)
+		t.Errorf("logs.ReasonNotSocial %q, the gateway writes %q", logs.ReasonNotSocial, allowlist.ReasonAllowedNotSocial)
+	}
+	if logs.UnverifiedAccount != allowlist.UnverifiedAccount {
+		t.Errorf("logs.UnverifiedAccount %q, the gateway writes %q", logs.UnverifiedAccount, allowlist.UnverifiedAccount)
 	}
 }
