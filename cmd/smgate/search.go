@@ -195,7 +195,9 @@ func (f *searchFlags) warnUnknown(e *env) {
 	warn("user", f.user, "directory", len(p.Directory.Users), func(i int) string { return p.Directory.Users[i].ID })
 	warn("agency", f.agency, "directory", len(p.Directory.Agencies), func(i int) string { return p.Directory.Agencies[i].ID })
 	warn("platform", f.platform, "catalogue", len(p.Catalogue.Platforms), func(i int) string { return p.Catalogue.Platforms[i].ID })
-	warn("account", f.account, "registry", len(p.Registry.Accounts), func(i int) string { return p.Registry.Accounts[i].ID })
+	if f.account != allowlist.UnverifiedAccount { // the gateway's own marker, in no registry
+		warn("account", f.account, "registry", len(p.Registry.Accounts), func(i int) string { return p.Registry.Accounts[i].ID })
+	}
 }
 
 // nearestReason returns the reason code nearest to v: the same but for

@@ -392,6 +392,7 @@ func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
 		{"agency in another case", []string{"--agency", "dot"}, `warning: no agency "dot" in the directory (did you mean "DOT"?)`, ""},
 		{"unknown account", []string{"--account", "nope"}, `warning: no account "nope" in the registry` + "\n", ""},
 		{"known platform", []string{"--platform", "facebook"}, "", "s1 s2"},
+		{"unverified account grants", []string{"--account", "unverified"}, "", ""},
 		{"reason missing a hyphen", []string{"--reason", "blocked-nogrant"}, `warning: no reason code "blocked-nogrant" (did you mean "blocked-no-grant"?)`, ""},
 		{"reason in another case", []string{"--reason", "Blocked-No-Grant"}, `warning: no reason code "Blocked-No-Grant" (did you mean "blocked-no-grant"?)`, ""},
 		{"reason far from any", []string{"--reason", "denied"}, `warning: no reason code "denied"` + "\n", ""},
