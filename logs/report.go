@@ -92,7 +92,8 @@ type Expiry struct {
 func (e Expiry) Expired() bool { return e.DaysLeft <= 0 }
 
 // Report is the usage of social media in a period for monitoring staff:
-// the decisions (http_request, connect, dns_query) allowed and blocked.
+// the social-media decisions (http_request, connect, dns_query) allowed
+// and blocked.
 type Report struct {
 	Since, Until time.Time // the period asked for; zero = open
 	Generated    time.Time
@@ -114,6 +115,12 @@ type Report struct {
 	// mention.
 	Unterminated []Unterminated
 }
+
+// ReasonNotSocial is event.reason of a request or query to a host that is
+// no social media: the log holds such records only with
+// proxy.log_not_social or dns.log_not_social, and a report, which is
+// about social media, leaves them out.
+const ReasonNotSocial = "allowed-not-social"
 
 // decisionActions are the event actions that are usage decisions.
 var decisionActions = []string{ActionHTTPRequest, ActionConnect, ActionDNSQuery}
@@ -177,7 +184,7 @@ func newTally(by string) *tally {
 
 // add counts one record; it is Search's callback.
 func (t *tally) add(_ []byte, r *Record) error {
-	if r.Outcome != OutcomeAllowed && r.Outcome != OutcomeBlocked {
+	if r.Outcome != OutcomeAllowed && r.Outcome != OutcomeBlocked || r.Reason == ReasonNotSocial {
 		return nil
 	}
 	t.seen(r)
@@ -452,12 +459,21 @@ func (r *Report) writeAccountsTable(p func(string, ...any)) {
 	}
 }
 
-// Status returns the account's registry status, or "not in registry".
+// UnverifiedAccount is smgate.account of a request allowed by an
+// account-level grant that the gateway could apply only at platform level
+// (no TLS interception): no account of the registry.
+const UnverifiedAccount = "unverified"
+
+// Status returns the account's registry status, "not in registry", or for
+// UnverifiedAccount what it stands for.
 func (u AccountUsage) Status() string {
-	if !u.Registered {
-		return "not in registry"
+	switch {
+	case u.Registered:
+		return u.Account.Status
+	case u.Account.ID == UnverifiedAccount:
+		return "account grant, not verified (no TLS interception)"
 	}
-	return u.Account.Status
+	return "not in registry"
 }
 
 // Left returns the days left, or "expired".

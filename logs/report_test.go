@@ -317,3 +317,67 @@ func TestBuildReportUnterminatedLastLine(t *testing.T) {
 		t.Errorf("unterminated %+v, want %s with %d bytes", rep.Unterminated, newest.Name, len(fake))
 	}
 }
+
+// TestReportLeavesOutNotSocial: with proxy.log_not_social or
+// dns.log_not_social on, the log also holds allowed-not-social records;
+// they are no social-media use, so the report does not count them.
+func TestReportLeavesOutNotSocial(t *testing.T) {
+	dir := t.TempDir()
+	writeDayFiles(t, dir, []Record{
+		{Time: at(1, 9, 0), ID: "a", Action: ActionHTTPRequest, Outcome: OutcomeAllowed, Reason: "allowed-grant", Agency: "DCF", User: "jsmith", Platform: "facebook", Observer: "gw-1"},
+		{Time: at(1, 9, 1), ID: "b", Action: ActionHTTPRequest, Outcome: OutcomeAllowed, Reason: "allowed-not-social", Domain: "example.org", Observer: "gw-2"},
+		{Time: at(1, 9, 2), Action: ActionDNSQuery, Outcome: OutcomeAllowed, Reason: "allowed-not-social", Agency: "DCF", User: "jsmith", Domain: "example.com", Observer: "gw-1"},
+	})
+	for _, by := range ReportGroupings {
+		rep, err := BuildReport(dir, Query{}, by, nil, reportNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Total != (Counts{1, 0}) || len(rep.Groups) != 1 || rep.Groups[0].Total() != 1 {
+			t.Errorf("by %s: total %v, groups %v: want the one social decision", by, rep.Total, rep.Groups)
+		}
+		if !reflect.DeepEqual(rep.Gateways, []string{"gw-1"}) || !rep.Last.Equal(at(1, 9, 0)) {
+			t.Errorf("by %s: gateways %v, last %v: want only the social decision's", by, rep.Gateways, rep.Last)
+		}
+	}
+}
+
+// TestReportUnverifiedIsNoUnregisteredAccount: "unverified" in
+// smgate.account marks an account-level grant applied at platform level
+// (no TLS interception); the report must not list it as an account that
+// is missing from the registry.
+func TestReportUnverifiedIsNoUnregisteredAccount(t *testing.T) {
+	dir := t.TempDir()
+	writeDayFiles(t, dir, []Record{
+		{Time: at(1, 9, 0), Action: ActionDNSQuery, Outcome: OutcomeAllowed, Reason: "allowed-grant", Agency: "DOT", User: "tlee", Platform: "youtube", Account: "unverified"},
+		{Time: at(1, 9, 1), ID: "b", Action: ActionHTTPRequest, Outcome: OutcomeAllowed, Reason: "allowed-grant", Agency: "DOT", User: "tlee", Platform: "youtube", Account: "yt-old"},
+	})
+	rep, err := BuildReport(dir, Query{}, ByAgency, nil, reportNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, u := range rep.Accounts {
+		status[u.Account.ID] = u.Status()
+	}
+	if s := status["unverified"]; s == "" || strings.Contains(s, "not in registry") {
+		t.Errorf("unverified: status %q", s)
+	}
+	if s := status["yt-old"]; s != "not in registry" {
+		t.Errorf("yt-old: status %q, want not in registry", s)
+	}
+	var table, csvOut bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteCSV(&csvOut); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{table.String(), csvOut.String()} {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "unverified") && strings.Contains(line, "not in registry") {
+				t.Errorf("report line %q", line)
+			}
+		}
+	}
+}

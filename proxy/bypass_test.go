@@ -161,3 +161,40 @@ func TestIPLiteralByASN(t *testing.T) {
 	}
 	e.sendIP(t, ipCase{method: "GET", user: "bjones", pass: "hunter2", status: 200, reason: allowlist.ReasonAllowedGrant, platform: "facebook", asn: 13414})
 }
+
+// TestBlockedIPLiteralRecordHasCountry: a request to an IP literal that is
+// blocked before any dial still names its destination's AS, and its
+// country with it: the address is known, as the host itself.
+func TestBlockedIPLiteralRecordHasCountry(t *testing.T) {
+	e := newEnv(t, envConfig{mutate: func(o *Options) {
+		o.ASN = func(a netip.Addr) uint32 {
+			if a == netip.MustParseAddr("127.0.0.1") {
+				return 32934 // facebook
+			}
+			return 0
+		}
+		o.Country = func(a netip.Addr) string {
+			if a == netip.MustParseAddr("127.0.0.1") {
+				return "IE"
+			}
+			return ""
+		}
+	}})
+	for _, method := range []string{"GET", "CONNECT"} {
+		target := "http://127.0.0.1:{H}/"
+		if method == "CONNECT" {
+			target = "127.0.0.1:{T}"
+		}
+		resp, _, conn, _ := e.raw("", e.request(wireCase{user: "tlee", pass: "roads", method: method, target: target}))
+		if conn != nil {
+			conn.Close()
+		}
+		if resp.StatusCode != 403 {
+			t.Fatalf("%s: got %d, want 403", method, resp.StatusCode)
+		}
+		r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+		if r.ASN != 32934 || r.Country != "IE" {
+			t.Errorf("%s blocked IP literal: destination.as.number %d, destination.geo.country_iso_code %q; want 32934 and IE", method, r.ASN, r.Country)
+		}
+	}
+}

@@ -412,12 +412,18 @@ func (s *Server) logFlow(f *flow) error {
 		return nil
 	}
 	r := f.toRecord(s.now())
-	if r.DestIP.IsValid() {
+	// The destination's address: the one dialled, else an IP-literal host
+	// (blocked before any dial), whose AS the decision has already.
+	dest := r.DestIP
+	if !dest.IsValid() {
+		dest, _ = netip.ParseAddr(f.req.Host)
+	}
+	if dest.IsValid() {
 		if s.country != nil {
-			r.Country = s.country(r.DestIP)
+			r.Country = s.country(dest)
 		}
 		if r.ASN == 0 && s.asn != nil {
-			r.ASN = s.asn(r.DestIP)
+			r.ASN = s.asn(dest)
 		}
 	}
 	if err := s.sink.Log(r); err != nil {

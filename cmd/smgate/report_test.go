@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/logs"
 )
 
@@ -249,5 +250,17 @@ func TestReportUnterminatedLastLine(t *testing.T) {
 	if note := fmt.Sprintf("smgate report: left out the unterminated last line of %s", name); !strings.Contains(errOut, note) ||
 		!strings.Contains(errOut, fmt.Sprintf("%d bytes", n)) {
 		t.Errorf("stderr %q, want %q and the byte count", errOut, note)
+	}
+}
+
+// TestReportKnowsTheGatewaysValues: the report leaves out the records of
+// the reason code the gateway writes for hosts that are no social media,
+// and tells the account marker of unverified grants from accounts.
+func TestReportKnowsTheGatewaysValues(t *testing.T) {
+	if logs.ReasonNotSocial != string(allowlist.ReasonAllowedNotSocial) {
+		t.Errorf("logs.ReasonNotSocial %q, the gateway writes %q", logs.ReasonNotSocial, allowlist.ReasonAllowedNotSocial)
+	}
+	if logs.UnverifiedAccount != allowlist.UnverifiedAccount {
+		t.Errorf("logs.UnverifiedAccount %q, the gateway writes %q", logs.UnverifiedAccount, allowlist.UnverifiedAccount)
 	}
 }

@@ -20,10 +20,13 @@ import (
 
 const searchSynopsis = `[--config F | --dir D] [--since T] [--until T] [filters] [--format table|json|csv] [--limit N]
 
-Prints the usage-log records that match every filter given, oldest first.
+Prints the usage-log records that match every filter given, in the order
+written: by time, but a tunnel's record, stamped when it opened, comes
+when it closed.
 T is a span back from now (24h, 90m, 30d), a date (2026-11-01, UTC; the
 whole day: --since from its start, --until to its end) or an RFC 3339 time
-(2026-11-01T08:00:00Z). --domain matches the domain and its subdomains.
+(2026-11-01T08:00:00Z). --domain matches the domain and its subdomains,
+compared as the gateway writes them (IDNA, lower case).
 json prints the lines as stored; csv and table print the main fields.`
 
 // logsUsageError is a bad flag value: exit status 2.
@@ -192,7 +195,9 @@ func (f *searchFlags) warnUnknown(e *env) {
 	warn("user", f.user, "directory", len(p.Directory.Users), func(i int) string { return p.Directory.Users[i].ID })
 	warn("agency", f.agency, "directory", len(p.Directory.Agencies), func(i int) string { return p.Directory.Agencies[i].ID })
 	warn("platform", f.platform, "catalogue", len(p.Catalogue.Platforms), func(i int) string { return p.Catalogue.Platforms[i].ID })
-	warn("account", f.account, "registry", len(p.Registry.Accounts), func(i int) string { return p.Registry.Accounts[i].ID })
+	if f.account != allowlist.UnverifiedAccount { // the gateway's own marker, in no registry
+		warn("account", f.account, "registry", len(p.Registry.Accounts), func(i int) string { return p.Registry.Accounts[i].ID })
+	}
 }
 
 // nearestReason returns the reason code nearest to v: the same but for
@@ -236,7 +241,7 @@ func editDistance(a, b string) int {
 func (f *searchFlags) query(now time.Time) (logs.Query, error) {
 	q := logs.Query{
 		User: f.user, Agency: f.agency, Platform: f.platform, Account: f.account,
-		Domain: f.domain, Outcome: f.outcome, Reason: f.reason,
+		Domain: searchDomain(f.domain), Outcome: f.outcome, Reason: f.reason,
 	}
 	var err error
 	if q.Since, q.Until, err = f.period(now); err != nil {
@@ -257,6 +262,20 @@ func (f *searchFlags) query(now time.Time) (logs.Query, error) {
 		}
 	}
 	return q, nil
+}
+
+// searchDomain returns --domain in the form the gateway records hosts in
+// url.domain (IDNA to ASCII, lower case, no trailing dot, an IP literal in
+// its canonical form), so that "bücher.de" finds "xn--bcher-kva.de". A
+// value that is no host name is searched for as it is.
+func searchDomain(d string) string {
+	if d == "" {
+		return ""
+	}
+	if name, _, err := allowlist.NormalizeHost(d); err == nil {
+		return name
+	}
+	return d
 }
 
 // period parses --since and --until.

@@ -392,6 +392,7 @@ func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
 		{"agency in another case", []string{"--agency", "dot"}, `warning: no agency "dot" in the directory (did you mean "DOT"?)`, ""},
 		{"unknown account", []string{"--account", "nope"}, `warning: no account "nope" in the registry` + "\n", ""},
 		{"known platform", []string{"--platform", "facebook"}, "", "s1 s2"},
+		{"unverified account grants", []string{"--account", "unverified"}, "", ""},
 		{"reason missing a hyphen", []string{"--reason", "blocked-nogrant"}, `warning: no reason code "blocked-nogrant" (did you mean "blocked-no-grant"?)`, ""},
 		{"reason in another case", []string{"--reason", "Blocked-No-Grant"}, `warning: no reason code "Blocked-No-Grant" (did you mean "blocked-no-grant"?)`, ""},
 		{"reason far from any", []string{"--reason", "denied"}, `warning: no reason code "denied"` + "\n", ""},
@@ -460,5 +461,71 @@ func TestLogsSearchUnterminatedLastLine(t *testing.T) {
 				t.Errorf("stderr %q, want %q", errOut, note)
 			}
 		})
+	}
+}
+
+// TestLogsSearchDomainAsTheGatewayWritesIt: --domain is normalised as the
+// gateway normalises the hosts it records (IDNA to ASCII, lower case, no
+// trailing dot, IP literals in their canonical form), so that a name typed
+// as users see it finds the records of it.
+func TestLogsSearchDomainAsTheGatewayWritesIt(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(id, domain string, minute int) logs.Record {
+		return logs.Record{Time: searchDay.Add(time.Duration(minute) * time.Minute), ID: id, Action: logs.ActionHTTPRequest,
+			Outcome: logs.OutcomeAllowed, Reason: "allowed-grant", Domain: domain, Platform: "facebook", Mode: "explicit"}
+	}
+	writeUsageLog(t, dir,
+		rec("idn", "xn--and-6ma2c.facebook.com", 1),
+		rec("www", "www.facebook.com", 2),
+		rec("v4", "157.240.1.35", 3),
+		rec("v6", "2a03:2880:f10c:83:face:b00c:0:25de", 4),
+		rec("de", "xn--bcher-kva.de", 5),
+	)
+	tests := []struct {
+		domain, want string
+	}{
+		{"ñandú.facebook.com", "idn"},
+		{"ÑANDÚ.Facebook.COM.", "idn"},
+		{"xn--and-6ma2c.facebook.com", "idn"},
+		{"facebook.com", "idn www"},
+		{"bücher.de", "de"},
+		{"157.240.1.35", "v4"},
+		{"157.240.291", "v4"}, // an inet_aton spelling of the same address
+		{"[2a03:2880:f10c:83:face:b00c:0:25de]", "v6"},
+		{"2A03:2880:F10C:0083:FACE:B00C:0000:25DE", "v6"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.domain, func(t *testing.T) {
+			code, out, errOut := runSearch(t, "--dir", dir, "--format", "json", "--domain", tt.domain)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if got := strings.Join(jsonIDs(t, out), " "); got != tt.want {
+				t.Errorf("--domain %q: got %q, want %q", tt.domain, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLogsSearchOrderAsDocumented: a tunnel's record is stamped when the
+// tunnel opened and written when it closed, so search, which prints in
+// the order written, prints it after records stamped later; the help
+// says so rather than promising oldest first.
+func TestLogsSearchOrderAsDocumented(t *testing.T) {
+	dir := t.TempDir()
+	writeUsageLog(t, dir,
+		logs.Record{Time: searchDay.Add(9 * time.Hour), ID: "later", Action: logs.ActionHTTPRequest, Outcome: logs.OutcomeAllowed},
+		logs.Record{Time: searchDay.Add(8 * time.Hour), ID: "tunnel", Action: logs.ActionConnect, Outcome: logs.OutcomeAllowed},
+	)
+	code, out, errOut := runSearch(t, "--dir", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := strings.Join(jsonIDs(t, out), " "); got != "later tunnel" {
+		t.Fatalf("got %q, want the order written", got)
+	}
+	_, _, help := runSearch(t, "-h")
+	if strings.Contains(help, "oldest first") || !strings.Contains(help, "in the order\nwritten") {
+		t.Errorf("help does not say the order search prints in:\n%s", help)
 	}
 }
