@@ -231,12 +231,7 @@ func InUse(stateDir string) (bool, error) {
 // error when the writer is closed or cannot write (Healthy's error). It
 // does not keep r.
 func (w *Writer) Log(r *Record) error {
-	if r.Time.IsZero() {
-		r.Time = w.o.Now()
-	}
-	if r.Observer == "" {
-		r.Observer = w.o.Observer
-	}
+	w.stamp(r)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
@@ -246,6 +241,43 @@ func (w *Writer) Log(r *Record) error {
 		w.poke()
 		return err
 	}
+	w.enqueue(r)
+	return nil
+}
+
+// LogAlways is Log for the few records of changes that are in force
+// whether or not the log can be written (a suspension, a reinstatement, a
+// reload): while the writer is failing it queues r all the same, so that
+// r is written in its place in the chain once the disk is writable again
+// rather than lost. It fails only when the writer is closed; Flush tells
+// whether r is written yet. Front doors use Log, which refuses records
+// while failing so that the queue does not grow.
+func (w *Writer) LogAlways(r *Record) error {
+	w.stamp(r)
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		return ErrClosed
+	}
+	w.enqueue(r)
+	if w.Healthy() != nil {
+		w.poke()
+	}
+	return nil
+}
+
+// stamp sets r.Time to now and r.Observer to the writer's when empty.
+func (w *Writer) stamp(r *Record) {
+	if r.Time.IsZero() {
+		r.Time = w.o.Now()
+	}
+	if r.Observer == "" {
+		r.Observer = w.o.Observer
+	}
+}
+
+// enqueue encodes, chains and queues r. w.mu must be read-locked.
+func (w *Writer) enqueue(r *Record) {
 	// Encoded and chained here, by the caller, so that r is the caller's
 	// again once Log returns and the writer's batches are only written.
 	// The writer used to chain each batch before writing it: on one
@@ -262,7 +294,6 @@ func (w *Writer) Log(r *Record) error {
 	sum := w.chain.next(*b)
 	*b = appendChain(*b, sum)
 	w.q <- item{b: b, day: dayOf(r.Time)}
-	return nil
 }
 
 // poke asks the writer goroutine to retry a failed batch now.

@@ -370,6 +370,50 @@ func TestWriterDiskFailure(t *testing.T) {
 	}
 }
 
+// TestWriterLogAlwaysWhileFailing: while the writer cannot write, Log
+// refuses a record but LogAlways queues it, and it is written, in its
+// place in the chain, once the disk can be written again.
+func TestWriterLogAlwaysWhileFailing(t *testing.T) {
+	l := newTestLog(t)
+	w := l.open(t)
+	day2 := day1.AddDate(0, 0, 1)
+	l.clock.Set(day2)
+	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Log(&Record{ID: "queued"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	if err := w.Log(&Record{ID: "refused"}); err == nil {
+		t.Fatal("Log accepted a record while unhealthy")
+	}
+	if err := w.LogAlways(&Record{ID: "change", Action: ActionSuspend}); err != nil {
+		t.Fatalf("LogAlways while unhealthy: %v", err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	if err := os.Remove(l.path(day2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush after repair: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.recordIDs(t); got != "queued,change" {
+		t.Errorf("records %s, want queued,change", got)
+	}
+	l.mustVerify(t)
+	if err := w.LogAlways(&Record{ID: "late"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("LogAlways after Close: %v, want ErrClosed", err)
+	}
+}
+
 // TestWriterFailureAfterDayRollover fails the second day file of a batch
 // that spans midnight: the first day's records are written, the rest stay
 // queued and chain on from them once the file can be written.

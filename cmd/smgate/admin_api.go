@@ -201,14 +201,16 @@ func (a *admin) recordChange(w http.ResponseWriter, action string, s allowlist.S
 	case allowlist.ScopeAccount:
 		r.Account = s.ID
 	}
-	err := a.g.sink.Log(r)
+	msg := "%s is in force, but its usage record could not be written: %v"
+	err := a.g.logChange(r)
 	if err == nil && a.g.writer != nil {
+		msg = "%s is in force, but its usage record is not written yet: it is queued and written once the usage log can be written again (%v)"
 		err = a.g.writer.Flush()
 	}
 	if err != nil {
-		a.g.log.Error().Err(err).Str("action", action).Str("target", r.Target).Msg("admin api: change in force but not recorded in the usage log")
+		a.g.log.Error().Err(err).Str("action", action).Str("target", r.Target).Msg("admin api: change in force but not recorded in the usage log yet")
 		writeJSON(w, http.StatusInternalServerError, errorBody{
-			Error:      fmt.Sprintf("%s is in force, but its usage record could not be written: %v", action, err),
+			Error:      fmt.Sprintf(msg, action, err),
 			Suspension: &s,
 		})
 		return

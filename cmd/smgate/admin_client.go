@@ -46,7 +46,11 @@ func newAdminClient(cfgPath string) (*adminClient, error) {
 	if tok == "" {
 		return nil, fmt.Errorf("admin.token_file %s is empty", cfg.Admin.TokenFile)
 	}
-	return &adminClient{base: base, token: tok, tokenFile: cfg.Admin.TokenFile, hc: &http.Client{Timeout: 30 * time.Second}}, nil
+	// Never through HTTP(S)_PROXY: the request carries the token, and the
+	// admin listener is on this host or a management network.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	return &adminClient{base: base, token: tok, tokenFile: cfg.Admin.TokenFile, hc: &http.Client{Timeout: 30 * time.Second, Transport: tr}}, nil
 }
 
 // adminBaseURL returns the URL to reach a listener on listen: an

@@ -31,10 +31,22 @@ func reload(g *gateway, by string) (*allowlist.Loaded, error) {
 			l.Warnings = append(l.Warnings, &allowlist.Problem{File: l.Config.Path, Line: l.Config.Line(key), Key: key, Msg: "changes take effect on restart"})
 		}
 	}
-	if lerr := g.sink.Log(r); lerr != nil {
+	if lerr := g.logChange(r); lerr != nil {
 		g.log.Error().Err(lerr).Msg("cannot record the reload in the usage log")
 	}
 	return l, err
+}
+
+// logChange queues the usage record of a change that is in force
+// whatever becomes of its record (a suspension, a reinstatement, a
+// reload). Through the usage-log writer it is queued even while the log
+// cannot be written, and written once it can, rather than refused and
+// lost as a request's record is; Flush tells whether it is written yet.
+func (g *gateway) logChange(r *logs.Record) error {
+	if g.writer != nil {
+		return g.writer.LogAlways(r)
+	}
+	return g.sink.Log(r)
 }
 
 // restartOnly lists the gateway-file keys that serve sets up once, at

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"os"
+	"slices"
 	"time"
+
+	"github.com/smgate/smgate/allowlist"
 )
 
 // watchInterval is how often serve looks at the policy files.
@@ -92,14 +95,23 @@ func (g *gateway) reloadedAsIs(cur map[string]fileState) bool {
 }
 
 // policyPaths returns the gateway file and the policy files of the config
-// in force.
+// in force, and those the gateway file names as it is now: after an edit
+// that names another policy file, and a reload that failed on it, fixing
+// that file must reload too, although the config in force does not name
+// it.
 func policyPaths(g *gateway) []string {
 	cfg := g.engine.Config()
 	var out []string
-	for _, p := range []string{cfg.Path, cfg.Policy.Platforms, cfg.Policy.Registry, cfg.Policy.Directory} {
-		if p != "" {
-			out = append(out, p)
+	add := func(c *allowlist.Config) {
+		for _, p := range []string{c.Path, c.Policy.Platforms, c.Policy.Registry, c.Policy.Directory} {
+			if p != "" && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
 		}
+	}
+	add(cfg)
+	if now, _ := allowlist.DecodeConfig(cfg.Path); now != nil {
+		add(now) // as far as it decodes: a broken key elsewhere still names the files
 	}
 	return out
 }

@@ -202,3 +202,40 @@ func TestWatcherStops(t *testing.T) {
 		t.Fatal("watcher did not stop")
 	}
 }
+
+// TestWatcherFollowsFilesTheGatewayFileNames: when the gateway file is
+// edited to name another policy file, and that file is broken, the reload
+// fails; fixing that file then reloads, although the policy in force
+// still names the old one.
+func TestWatcherFollowsFilesTheGatewayFileNames(t *testing.T) {
+	g, _, dir := engineGateway(t)
+	w := newWatcher(g, time.Hour)
+	gen := g.engine.Snapshot().Gen()
+	good, err := os.ReadFile(filepath.Join(dir, "directory.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := filepath.Join(dir, "directory-next.toml")
+	if err := os.WriteFile(next, []byte("[[agency]]\nid = \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	editFile(t, g.engine.Config().Path, `directory = "directory.toml"`, `directory = "directory-next.toml"`)
+	w.tick()
+	w.tick()
+	if st := g.engine.Status(); st.Failures != 1 || g.engine.Snapshot().Gen() != gen {
+		t.Fatalf("after naming a broken directory: %d failures, generation %d (was %d); want one failure and the old policy",
+			st.Failures, g.engine.Snapshot().Gen(), gen)
+	}
+
+	if err := os.WriteFile(next, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.tick()
+	w.tick()
+	if got := g.engine.Config().Policy.Directory; got != next {
+		t.Errorf("after fixing %s: the policy in force names %s, want the fixed file reloaded", next, got)
+	}
+	if st := g.engine.Status(); st.LastError != "" {
+		t.Errorf("after fixing %s: last error %q", next, st.LastError)
+	}
+}
