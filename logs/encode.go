@@ -12,37 +12,44 @@ import (
 // JSON keys of a usage-log line, in the order AppendRecord writes them.
 // KeyChain is always last.
 const (
-	KeyTimestamp   = "@timestamp"
-	KeyID          = "event.id"
-	KeyAction      = "event.action"
-	KeyOutcome     = "event.outcome"
-	KeyReason      = "event.reason"
-	KeyDuration    = "event.duration"
-	KeyObserver    = "observer.name"
-	KeyUser        = "user.name"
-	KeyRoles       = "user.roles"
-	KeyAgency      = "organization.id"
-	KeySourceIP    = "source.ip"
-	KeyDomain      = "url.domain"
-	KeyPath        = "url.path"
-	KeyMethod      = "http.request.method"
-	KeyStatus      = "http.response.status_code"
-	KeyDestIP      = "destination.ip"
-	KeyDestPort    = "destination.port"
-	KeyCountry     = "destination.geo.country_iso_code"
-	KeyASN         = "destination.as.number"
-	KeySrcBytes    = "source.bytes"
-	KeyDestBytes   = "destination.bytes"
-	KeyPlatform    = "smgate.platform"
-	KeyAccount     = "smgate.account"
-	KeyRole        = "smgate.role"
-	KeyMode        = "smgate.mode"
-	KeyEnforced    = "smgate.enforced"
-	KeyMessage     = "message"
-	KeyBy          = "smgate.by"
-	KeyTarget      = "smgate.target"
-	KeyChain       = "smgate.chain"
-	timestampFmt   = time.RFC3339Nano
+	KeyTimestamp = "@timestamp"
+	KeyID        = "event.id"
+	KeyAction    = "event.action"
+	KeyOutcome   = "event.outcome"
+	KeyReason    = "event.reason"
+	KeyDuration  = "event.duration"
+	KeyObserver  = "observer.name"
+	KeyUser      = "user.name"
+	KeyRoles     = "user.roles"
+	KeyAgency    = "organization.id"
+	KeySourceIP  = "source.ip"
+	KeyDomain    = "url.domain"
+	KeyPath      = "url.path"
+	KeyMethod    = "http.request.method"
+	KeyStatus    = "http.response.status_code"
+	KeyDestIP    = "destination.ip"
+	KeyDestPort  = "destination.port"
+	KeyCountry   = "destination.geo.country_iso_code"
+	KeyASN       = "destination.as.number"
+	KeySrcBytes  = "source.bytes"
+	KeyDestBytes = "destination.bytes"
+	KeyPlatform  = "smgate.platform"
+	KeyAccount   = "smgate.account"
+	KeyRole      = "smgate.role"
+	KeyMode      = "smgate.mode"
+	KeyEnforced  = "smgate.enforced"
+	KeyMessage   = "message"
+	KeyBy        = "smgate.by"
+	KeyTarget    = "smgate.target"
+	KeyChain     = "smgate.chain"
+	// timestampFmt writes @timestamp with all nine digits of its
+	// fraction, so that every line's time has one width (a SIEM's fixed
+	// time format reads it; time.RFC3339Nano drops trailing zeros, and
+	// the fraction with them when it is zero). Lines of earlier versions
+	// have the short form: timestampParse reads both, and the chain
+	// hashes the line as written.
+	timestampFmt   = "2006-01-02T15:04:05.000000000Z07:00"
+	timestampParse = time.RFC3339Nano
 	hexDigits      = "0123456789abcdef"
 	replacementStr = "\ufffd"
 )
@@ -497,7 +504,7 @@ func (d *decoder) timeVal(dst *time.Time) error {
 		*dst = time.Time{}
 		return nil
 	}
-	t, err := time.Parse(timestampFmt, s)
+	t, err := time.Parse(timestampParse, s)
 	if y := t.UTC().Year(); err != nil || y < 0 || y > 9999 {
 		d.i = at
 		return d.errf("bad %s %q", KeyTimestamp, s)

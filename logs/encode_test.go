@@ -98,7 +98,7 @@ func TestAppendRecordOmitsZero(t *testing.T) {
 		{"negative", Record{Status: -1}, `{"http.response.status_code":-1}`},
 		{"zone", Record{SourceIP: netip.MustParseAddr("fe80::1%eth0")}, `{"source.ip":"fe80::1%eth0"}`},
 		{"local time", Record{Time: time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 3600))},
-			`{"@timestamp":"2024-12-31T23:00:00Z"}`},
+			`{"@timestamp":"2024-12-31T23:00:00.000000000Z"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,5 +268,27 @@ func TestAppendRecordAllocs(t *testing.T) {
 	buf := make([]byte, 0, 4096)
 	if n := testing.AllocsPerRun(100, func() { buf = AppendRecord(buf[:0], &r) }); n != 0 {
 		t.Errorf("AppendRecord allocates %v times, want 0", n)
+	}
+}
+
+// TestTimestampWidth: @timestamp is written with nine fractional digits
+// whatever they are, so every line's time has one width; lines written
+// with Go's shorter RFC 3339 form (earlier versions) still decode.
+func TestTimestampWidth(t *testing.T) {
+	for _, ts := range []time.Time{
+		time.Date(2026, 11, 23, 14, 5, 9, 0, time.UTC),
+		time.Date(2026, 11, 23, 14, 5, 9, 120000000, time.UTC),
+		time.Date(2026, 11, 23, 14, 5, 9, 123456789, time.UTC),
+	} {
+		got := string(AppendRecord(nil, &Record{Time: ts}))
+		if len(got) != len(`{"@timestamp":"2026-11-23T14:05:09.000000000Z"}`) {
+			t.Errorf("%v written as %s", ts, got)
+		}
+	}
+	for _, line := range []string{`{"@timestamp":"2026-11-23T14:05:09Z"}`, `{"@timestamp":"2026-11-23T14:05:09.12Z"}`} {
+		r, err := DecodeRecord([]byte(line))
+		if err != nil || r.Time.Second() != 9 {
+			t.Errorf("%s: %+v, %v", line, r, err)
+		}
 	}
 }

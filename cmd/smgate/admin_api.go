@@ -46,15 +46,28 @@ type suspendRequest struct {
 	By     string `json:"by"`
 }
 
-// byRequest is the optional body of POST .../{id}/reinstate and /reload.
+// byRequest is the optional body of POST /reload and of hold releases.
 type byRequest struct {
 	By string `json:"by"`
+}
+
+// reinstateRequest is the optional body of POST .../{id}/reinstate.
+type reinstateRequest struct {
+	Reason string `json:"reason"` // optional: why it is lifted
+	By     string `json:"by"`
 }
 
 // suspensionBody answers a suspend or a reinstate.
 type suspensionBody struct {
 	Suspension allowlist.Suspension `json:"suspension"`
+	// Warning says what the operator may not expect: in report mode a
+	// suspension blocks nothing.
+	Warning string `json:"warning,omitempty"`
 }
+
+// reportModeWarning is the warning of a suspension made while the gateway
+// runs in report mode.
+const reportModeWarning = "gateway.mode is report: the suspension is in force in every decision and in the usage log, but nothing is blocked until gateway.mode is enforce"
 
 // reloadBody answers a successful reload.
 type reloadBody struct {
@@ -133,43 +146,67 @@ func (a *admin) suspend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Reason = strings.TrimSpace(req.Reason)
-	switch {
-	case req.Reason == "":
+	if req.Reason == "" {
 		writeError(w, http.StatusBadRequest, `"reason" is required: say why, it goes to the usage log`)
 		return
-	case len(req.Reason) > maxReasonLen:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"reason" is longer than %d bytes`, maxReasonLen))
-		return
-	case hasControl(req.Reason):
-		writeError(w, http.StatusBadRequest, `"reason" holds a control character (a newline, an escape): write it on one line`)
+	}
+	if !validReason(w, req.Reason) {
 		return
 	}
+	a.changeMu.Lock()
 	s, err := a.g.engine.Suspend(sc, id, req.Reason, orDefault(req.By, defaultAPIBy))
 	if err != nil {
+		a.changeMu.Unlock()
 		a.changeFailed(w, err, s)
 		return
 	}
-	a.recordChange(w, logs.ActionSuspend, s, s.By)
+	a.recordChange(w, logs.ActionSuspend, s, s.By, s.Reason)
+}
+
+// validReason answers 400 for a reason too long or with control
+// characters, and reports whether it is valid.
+func validReason(w http.ResponseWriter, reason string) bool {
+	switch {
+	case len(reason) > maxReasonLen:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"reason" is longer than %d bytes`, maxReasonLen))
+		return false
+	case hasControl(reason):
+		writeError(w, http.StatusBadRequest, `"reason" holds a control character (a newline, an escape): write it on one line`)
+		return false
+	}
+	return true
 }
 
 // reinstate lifts the suspension of {scope}/{id}: 404 when the policy has
 // no such target and it is not suspended, 409 when it is not suspended.
 func (a *admin) reinstate(w http.ResponseWriter, r *http.Request) {
 	sc, id, ok := target(w, r)
-	var req byRequest
+	var req reinstateRequest
 	if !ok || !decodeBody(w, r, &req, false) || !validBy(w, req.By) {
 		return
 	}
+	req.Reason = strings.TrimSpace(req.Reason)
+	if !validReason(w, req.Reason) {
+		return
+	}
 	by := orDefault(req.By, defaultAPIBy)
+	a.changeMu.Lock()
 	s, err := a.g.engine.Reinstate(sc, id, by)
 	if errors.Is(err, allowlist.ErrNotSuspended) && !targetKnown(a.g.engine.Snapshot(), sc, id) {
 		err = fmt.Errorf("%s %q: %w", sc, id, allowlist.ErrNotFound)
 	}
 	if err != nil {
+		a.changeMu.Unlock()
 		a.changeFailed(w, err, s)
 		return
 	}
-	a.recordChange(w, logs.ActionReinstate, s, by)
+	// The record says why the suspension is lifted when told, and why it
+	// was made, which is otherwise gone with it.
+	msg := "suspended for: " + s.Reason
+	if req.Reason != "" {
+		msg = req.Reason + " (" + msg + ")"
+	}
+	a.recordChange(w, logs.ActionReinstate, s, by, msg)
 }
 
 // changeFailed answers a failed suspend or reinstate.
@@ -187,12 +224,13 @@ func (a *admin) changeFailed(w http.ResponseWriter, err error, s allowlist.Suspe
 	}
 }
 
-// recordChange writes the usage record of a suspend or reinstate, waits
-// until it is durable and answers with the suspension. The change is in
-// force already; a record that cannot be written is a 500 that says so.
-func (a *admin) recordChange(w http.ResponseWriter, action string, s allowlist.Suspension, by string) {
+// recordChange writes the usage record of a suspend or reinstate, with
+// message, waits until it is durable and answers with the suspension. The
+// change is in force already; a record that cannot be written is a 500
+// that says so. It unlocks a.changeMu once the record is queued.
+func (a *admin) recordChange(w http.ResponseWriter, action string, s allowlist.Suspension, by, message string) {
 	r := &logs.Record{Action: action, Outcome: logs.OutcomeSuccess, By: by,
-		Target: string(s.Scope) + ":" + s.ID, Message: s.Reason}
+		Target: string(s.Scope) + ":" + s.ID, Message: message}
 	switch s.Scope {
 	case allowlist.ScopeAgency:
 		r.Agency = s.ID
@@ -203,6 +241,7 @@ func (a *admin) recordChange(w http.ResponseWriter, action string, s allowlist.S
 	}
 	msg := "%s is in force, but its usage record could not be written: %v"
 	err := a.g.logChange(r)
+	a.changeMu.Unlock()
 	if err == nil && a.g.writer != nil {
 		msg = "%s is in force, but its usage record is not written yet: it is queued and written once the usage log can be written again (%v)"
 		err = a.g.writer.Flush()
@@ -215,7 +254,11 @@ func (a *admin) recordChange(w http.ResponseWriter, action string, s allowlist.S
 		})
 		return
 	}
-	writeJSON(w, http.StatusOK, suspensionBody{Suspension: s})
+	body := suspensionBody{Suspension: s}
+	if action == logs.ActionSuspend && a.g.engine.Snapshot().Config().Gateway.Mode == allowlist.ModeReport {
+		body.Warning = reportModeWarning
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // flush makes the records written so far durable; a failure is logged by

@@ -173,6 +173,10 @@ func TestCheckFiles(t *testing.T) {
 			want: []string{"warning: ", "logs.hmac_key_file: ", "has mode 0644"}},
 		{name: "geoip missing", edits: []string{`asn_db = ""`, asn}, code: 1,
 			want: []string{"geoip.asn_db: ", "/nonexistent/asn.mmdb"}},
+		{name: "no port allowed", edits: []string{`allowed_ports = [80, 443]`, `allowed_ports = []`}, code: 0,
+			want: []string{"warning: ", "smgate.toml:15: proxy.allowed_ports: is empty: every social-media request"}},
+		{name: "nothing denied", edits: []string{`deny_destinations = ["127.0.0.0/8", "::1/128", "169.254.0.0/16", "fe80::/10", "0.0.0.0/8"]`, `deny_destinations = []`}, code: 0,
+			want: []string{"smgate.toml:16: proxy.deny_destinations: does not cover loopback (127.0.0.0/8)", "does not cover IPv6 loopback", "does not cover link-local (169.254.0.0/16)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

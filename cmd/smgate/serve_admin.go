@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,10 @@ type admin struct {
 	g        *gateway
 	tokenSum *[sha256.Size]byte // nil: the API is disabled (no admin.token_file)
 	requests *prometheus.CounterVec
+	// changeMu orders suspension changes and their usage records alike:
+	// two operators acting on one target at once get records in the order
+	// of the changes.
+	changeMu sync.Mutex
 }
 
 // startAdmin serves the admin listener. It refuses to start when

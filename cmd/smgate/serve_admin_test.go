@@ -198,7 +198,7 @@ func TestAdminSuspendAgency(t *testing.T) {
 		t.Errorf("status = %d %s", code, body)
 	}
 
-	code, body = apiCall(t, g, http.MethodPost, "/api/v1/agencies/DOT/reinstate", testToken, `{"by": "secops-bob"}`)
+	code, body = apiCall(t, g, http.MethodPost, "/api/v1/agencies/DOT/reinstate", testToken, `{"by": "secops-bob", "reason": "passwords reset"}`)
 	if code != http.StatusOK || decodeJSON[suspensionBody](t, body).Suspension.Reason != "compromised credentials" {
 		t.Fatalf("reinstate = %d %s", code, body)
 	}
@@ -206,7 +206,8 @@ func TestAdminSuspendAgency(t *testing.T) {
 		t.Errorf("after the reinstate: %+v", d)
 	}
 	recs = readAdminRecords(t, g.cfg.Logs.Dir)
-	if len(recs) != 2 || recs[1].Action != logs.ActionReinstate || recs[1].Target != "agency:DOT" || recs[1].By != "secops-bob" {
+	if len(recs) != 2 || recs[1].Action != logs.ActionReinstate || recs[1].Target != "agency:DOT" || recs[1].By != "secops-bob" ||
+		recs[1].Message != "passwords reset (suspended for: compromised credentials)" {
 		t.Errorf("usage records after the reinstate: %+v", recs)
 	}
 	if code, body := apiCall(t, g, http.MethodPost, "/api/v1/agencies/DOT/reinstate", testToken, ""); code != http.StatusConflict {

@@ -44,7 +44,7 @@ func runSuspension(e *env, verb string, args []string) int {
 		return exitFail
 	}
 	path := fmt.Sprintf("/api/v1/%s/%s/%s", scopePath(a.scope), url.PathEscape(a.id), verb)
-	var req any = byRequest{By: a.by}
+	var req any = reinstateRequest{Reason: a.reason, By: a.by}
 	if verb == "suspend" {
 		req = suspendRequest{Reason: a.reason, By: a.by}
 	}
@@ -54,6 +54,9 @@ func runSuspension(e *env, verb string, args []string) int {
 		return exitFail
 	}
 	printSuspension(e, verb, out.Suspension)
+	if out.Warning != "" {
+		fmt.Fprintf(e.stderr, "smgate %s: warning: %s\n", verb, out.Warning)
+	}
 	return exitOK
 }
 
@@ -61,7 +64,7 @@ func runSuspension(e *env, verb string, args []string) int {
 // reinstate; the code is -1 to go on, or the exit code.
 func parseSuspension(e *env, verb string, args []string) (suspensionArgs, int) {
 	a := suspensionArgs{verb: verb}
-	synopsis := "AGENCY | --platform ID | --account ID [--by NAME] [--config F]"
+	synopsis := "AGENCY | --platform ID | --account ID [--reason R] [--by NAME] [--config F]"
 	if verb == "suspend" {
 		synopsis = "AGENCY | --platform ID | --account ID --reason R [--by NAME] [--config F]"
 	}
@@ -72,6 +75,8 @@ func parseSuspension(e *env, verb string, args []string) (suspensionArgs, int) {
 	fs.StringVar(&a.by, "by", whoami(), "who orders it, for the usage log: default $SUDO_USER, then $USER, then the user the command runs as")
 	if verb == "suspend" {
 		fs.StringVar(&a.reason, "reason", "", "why, for the usage log (required)")
+	} else {
+		fs.StringVar(&a.reason, "reason", "", "why it is lifted, for the usage log (optional)")
 	}
 	pos, code := parseInterleaved(fs, args)
 	if code >= 0 {

@@ -111,7 +111,7 @@ func TestCLIErrors(t *testing.T) {
 		{"two agencies", []string{"suspend", "DOT", "DCF", "--reason", "x", "--config", cli}, 2, "one agency at a time"},
 		{"no reason", []string{"suspend", "DOT", "--config", cli}, 2, "--reason is required"},
 		{"empty by", []string{"suspend", "DOT", "--reason", "x", "--by", " ", "--config", cli}, 2, "--by is empty; name who orders it"},
-		{"bad flag", []string{"reinstate", "DOT", "--reason", "x", "--config", cli}, 2, "flag provided but not defined"},
+		{"bad flag", []string{"reinstate", "DOT", "--nope", "x", "--config", cli}, 2, "flag provided but not defined"},
 		{"gateway down", []string{"suspend", "DOT", "--reason", "x", "--config", down}, 1, "cannot reach the admin API at http://" + closed + ": is smgate serve running?"},
 		{"wrong token", []string{"suspend", "DOT", "--reason", "x", "--config", wrongTok}, 1, "refused the token in " + tokPath},
 		{"no token file", []string{"reinstate", "DOT", "--config", noTok}, 1, "admin.token_file is not set"},
@@ -188,5 +188,31 @@ func TestSuspensionTarget(t *testing.T) {
 				t.Errorf("setTarget = %s %q, %v", a.scope, a.id, err)
 			}
 		})
+	}
+}
+
+// TestCLISuspendInReportMode: in report mode a suspension blocks nothing;
+// the API and the CLI say so rather than let the security unit believe
+// the agency is cut off. A reinstate may say why, and its record keeps
+// why the suspension was made.
+func TestCLISuspendInReportMode(t *testing.T) {
+	path := adminConfig(t, true)
+	editFile(t, path, `mode = "enforce"`, `mode = "report"`)
+	g, _ := runGateway(t, path)
+	cli := cliConfig(t, path, g.ls.admin.Addr().String())
+	code, out, errs := runCmd(t, "", "suspend", "DOT", "--reason", "phishing", "--by", "carol", "--config", cli)
+	if code != 0 || !strings.Contains(out, "suspended agency DOT") || !strings.Contains(errs, "warning: gateway.mode is report") {
+		t.Fatalf("suspend in report mode: exit %d\n%s%s", code, out, errs)
+	}
+	if d := decideTLee(g, "www.youtube.com"); d.Allow || d.Reason != allowlist.ReasonAgencySuspended || !d.Pass() {
+		t.Errorf("decision %+v: want blocked-agency-suspended, not enforced", d)
+	}
+	code, out, errs = runCmd(t, "", "reinstate", "DOT", "--reason", "false alarm", "--by", "carol", "--config", cli)
+	if code != 0 || !strings.Contains(out, "reinstated agency DOT") || errs != "" {
+		t.Fatalf("reinstate: exit %d\n%s%s", code, out, errs)
+	}
+	recs := usageRecords(t, g)
+	if last := recs[len(recs)-1]; last.Action != logs.ActionReinstate || last.Message != "false alarm (suspended for: phishing)" {
+		t.Errorf("reinstate record %+v", last)
 	}
 }
