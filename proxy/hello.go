@@ -14,6 +14,11 @@ import (
 // handshake message, as a ClientHello does.
 const recordTypeHandshake = 0x16
 
+// recordTypeAlert is the first byte of a TLS alert record. A TLS server
+// (crypto/tls, OpenSSL) skips warning alerts that come before the
+// ClientHello, so a tunnel that begins with one begins a TLS handshake too.
+const recordTypeAlert = 0x15
+
 // maxHello bounds the bytes read while looking for a ClientHello. crypto/tls
 // refuses a handshake message over 64 KiB; its records add 5 bytes per
 // 16 KiB.
@@ -60,9 +65,9 @@ func (h *helloConn) Write(p []byte) (int, error) { return len(p), nil }
 func (h *helloConn) Close() error { return nil }
 
 // readServerName reads the ClientHello that begins with first (bytes
-// already read from client, first[0] being a handshake record) and returns
-// the server name it asks for ("" when it names none) and every byte read
-// from the client, first included. The ClientHello is parsed by crypto/tls
+// already read from client, first[0] being a handshake or an alert record)
+// and returns the server name it asks for ("" when it names none) and
+// every byte read from the client, first included. The ClientHello is parsed by crypto/tls
 // itself, which takes a message split over several records or segments
 // the way a TLS server does. It stops at deadline; an error means the
 // client sent something that crypto/tls does not read as a ClientHello.

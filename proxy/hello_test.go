@@ -250,3 +250,34 @@ func TestTunnelUnreadableHello(t *testing.T) {
 		t.Fatalf("answer %q, %v", line, err)
 	}
 }
+
+// TestTunnelAlertBeforeHello: TLS servers (crypto/tls among them) skip a
+// warning alert sent before the ClientHello, so a tunnel that begins with
+// one is still decided on the server name of the hello that follows.
+func TestTunnelAlertBeforeHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	before := len(e.tlsOrigin.requests())
+	conn, _ := e.connectTo(t, "example.com:{T}", "tlee", "roads")
+	if _, err := conn.Write([]byte{recordTypeAlert, 3, 1, 0, 2, 1, 90}); err != nil { // warning, user_canceled
+		t.Fatal(err)
+	}
+	if body, err := tlsGet(conn, "www.instagram.com"); err == nil {
+		t.Fatalf("a hello naming Instagram after an alert went through for tlee: %q", body)
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Reason != string(allowlist.ReasonBypass) || r.User != "tlee" {
+		t.Errorf("record %+v", r)
+	}
+	if n := len(e.tlsOrigin.requests()); n != before {
+		t.Errorf("%d blocked requests reached the origin", n-before)
+	}
+
+	// A client granted Instagram gets through the same way.
+	conn, _ = e.connectTo(t, "example.com:{T}", "bjones", "hunter2")
+	if _, err := conn.Write([]byte{recordTypeAlert, 3, 1, 0, 2, 1, 90}); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := tlsGet(conn, "www.instagram.com"); err != nil || body != "hello from origin /sni" {
+		t.Fatalf("bjones after an alert: %q, %v", body, err)
+	}
+}

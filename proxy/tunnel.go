@@ -66,7 +66,8 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 }
 
 // helloFirst passes on the client's first bytes (those it sent right
-// after CONNECT, or its first read) and, when they begin a TLS handshake,
+// after CONNECT, or its first read) and, when they begin a TLS handshake
+// (a handshake record, or the alert records a server skips before it),
 // decides the server name its ClientHello asks for (see serverNamed). It
 // reports whether the tunnel goes on.
 func (s *Server) helloFirst(f *flow, snap *allowlist.Snapshot, authz string, c, up net.Conn, br *bufio.Reader) bool {
@@ -82,7 +83,7 @@ func (s *Server) helloFirst(f *flow, snap *allowlist.Snapshot, authz string, c, 
 		}
 		first = (*bp)[:n]
 	}
-	if first[0] == recordTypeHandshake {
+	if first[0] == recordTypeHandshake || first[0] == recordTypeAlert {
 		name, seen, err := readServerName(c, first, time.Now().Add(s.helloTimeout()))
 		first = seen
 		if !s.serverNamed(f, snap, authz, name, err) {
