@@ -140,6 +140,9 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	if v == verdictForward {
 		f.adopt(g.req, g.d)
 		f.note(msg)
+		// A policy swap since snap re-decided the tunnel as its CONNECT
+		// host, not as the platform it now is.
+		s.recheck(f, snap)
 		return true
 	}
 	d := g.d

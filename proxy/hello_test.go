@@ -281,3 +281,25 @@ func TestTunnelAlertBeforeHello(t *testing.T) {
 		t.Fatalf("bjones after an alert: %q, %v", body, err)
 	}
 }
+
+// TestTunnelServerNameDecidedOnCurrentPolicy: the server name is decided
+// on the policy in force when the hello comes, not on the one the CONNECT
+// was decided on: a platform suspended in between is not reached.
+func TestTunnelServerNameDecidedOnCurrentPolicy(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	conn, _ := e.connectTo(t, "example.com:{T}", "bjones", "hunter2")
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "instagram", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.tlsOrigin.requests())
+	if body, err := tlsGet(conn, "www.instagram.com"); err == nil {
+		t.Fatalf("a hello naming suspended Instagram went through: %q", body)
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Reason != string(allowlist.ReasonPlatformSuspended) || r.Outcome != logs.OutcomeBlocked {
+		t.Errorf("record %+v", r)
+	}
+	if n := len(e.tlsOrigin.requests()); n != before {
+		t.Errorf("%d requests reached the origin", n-before)
+	}
+}

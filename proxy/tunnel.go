@@ -57,7 +57,7 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 		defer s.recoverGoroutine("tunnel")
 		n = h.copy(c, u, c)
 	}()
-	if s.helloFirst(f, snap, authz, c, up, brw.Reader) {
+	if s.helloFirst(f, authz, c, up, brw.Reader) {
 		f.srcBytes += h.copy(u, c, u)
 	} else {
 		closeBoth()
@@ -69,8 +69,10 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 // after CONNECT, or its first read) and, when they begin a TLS handshake
 // (a handshake record, or the alert records a server skips before it),
 // decides the server name its ClientHello asks for (see serverNamed). It
-// reports whether the tunnel goes on.
-func (s *Server) helloFirst(f *flow, snap *allowlist.Snapshot, authz string, c, up net.Conn, br *bufio.Reader) bool {
+// reports whether the tunnel goes on. The server name is decided on the
+// policy in force once the hello is read, not on the one the CONNECT was
+// decided on: a suspension that lands in between still applies.
+func (s *Server) helloFirst(f *flow, authz string, c, up net.Conn, br *bufio.Reader) bool {
 	var first []byte
 	if n := br.Buffered(); n > 0 {
 		first, _ = br.Peek(n)
@@ -86,7 +88,7 @@ func (s *Server) helloFirst(f *flow, snap *allowlist.Snapshot, authz string, c, 
 	if first[0] == recordTypeHandshake || first[0] == recordTypeAlert {
 		name, seen, err := readServerName(c, first, time.Now().Add(s.helloTimeout()))
 		first = seen
-		if !s.serverNamed(f, snap, authz, name, err) {
+		if !s.serverNamed(f, s.engine.Snapshot(), authz, name, err) {
 			return false
 		}
 	}
