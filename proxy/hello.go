@@ -108,6 +108,7 @@ func (s *Server) helloTimeout() time.Duration {
 // blocked-no-grant or blocked-unauthenticated (no challenge can be sent
 // inside a tunnel). A hello that crypto/tls cannot read is closed as
 // blocked-bypass: the server might read a name that the gateway did not.
+// In report mode nothing is closed; the record says what enforce would do.
 func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name string, err error) bool {
 	var host string
 	if err == nil && name != "" {
@@ -123,8 +124,12 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	if err != nil {
 		f.d = blockNow(f.d, allowlist.ReasonBypass)
 		f.record = true
-		f.note("closed: the gateway could not read the TLS client hello (" + err.Error() + ")")
 		s.count(f)
+		if f.d.Pass() { // report mode: recorded as not enforced, let through
+			f.note("the gateway could not read the TLS client hello (" + err.Error() + ")")
+			return true
+		}
+		f.note("closed: the gateway could not read the TLS client hello (" + err.Error() + ")")
 		s.log.Warn().Err(err).Str(fieldID, f.id).Str(fieldClient, f.client.String()).Str(fieldHost, f.req.Host).
 			Msg("closing tunnel: unreadable TLS client hello")
 		return false

@@ -303,3 +303,44 @@ func TestTunnelServerNameDecidedOnCurrentPolicy(t *testing.T) {
 		t.Errorf("%d requests reached the origin", n-before)
 	}
 }
+
+// TestTunnelUnreadableHelloReportMode: in report mode an unreadable hello
+// is recorded blocked-bypass, not enforced, and the tunnel goes on, as
+// every other block in report mode does.
+func TestTunnelUnreadableHelloReportMode(t *testing.T) {
+	e := newEnv(t, envConfig{mode: "report"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	bad := []byte{recordTypeHandshake, 3, 1, 0, 4, 9, 9, 9, 9}
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, len(bad))
+		_, _ = io.ReadFull(c, b)
+		got <- b
+	}()
+	resp, body, conn, _ := e.raw("", "CONNECT example.com:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(bad); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; string(b) != string(bad) {
+		t.Errorf("the server got %q, want %q", b, bad)
+	}
+	conn.Close()
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "example.com" })
+	if r.Reason != string(allowlist.ReasonBypass) || !r.NotEnforced || r.SrcBytes != int64(len(bad)) ||
+		strings.Contains(r.Message, "closed") {
+		t.Errorf("record %+v", r)
+	}
+}
