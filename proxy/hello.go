@@ -140,19 +140,20 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	if !g.d.Social || f.d.Social && g.d.Platform == f.d.Platform && v == verdictForward {
 		return true
 	}
+	d := g.d
+	if !d.Allow && (d.Reason == allowlist.ReasonNoGrant || d.Reason == allowlist.ReasonUnauthenticated) {
+		d.Reason = allowlist.ReasonBypass // in report mode too: the record says what enforce does
+	}
+	g.d = d
 	s.count(g)
 	msg := "TLS server name " + host + " in a tunnel to " + f.req.Host
 	if v == verdictForward {
-		f.adopt(g.req, g.d)
+		f.adopt(g.req, d)
 		f.note(msg)
 		// A policy swap since snap re-decided the tunnel as its CONNECT
 		// host, not as the platform it now is.
 		s.recheck(f, snap)
 		return true
-	}
-	d := g.d
-	if d.Reason == allowlist.ReasonNoGrant || d.Reason == allowlist.ReasonUnauthenticated {
-		d.Reason = allowlist.ReasonBypass
 	}
 	f.adopt(g.req, d)
 	f.note("closed: " + msg)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/logs"
 )
@@ -342,5 +344,28 @@ func TestTunnelUnreadableHelloReportMode(t *testing.T) {
 	if r.Reason != string(allowlist.ReasonBypass) || !r.NotEnforced || r.SrcBytes != int64(len(bad)) ||
 		strings.Contains(r.Message, "closed") {
 		t.Errorf("record %+v", r)
+	}
+}
+
+// TestTunnelServerNameReasonInEveryMode: a hello naming a platform the
+// client is not granted is recorded and counted blocked-bypass, in
+// enforce mode (closed) and in report mode (let through, not enforced)
+// alike, so that report mode's records say what enforce would do.
+func TestTunnelServerNameReasonInEveryMode(t *testing.T) {
+	for _, mode := range []string{"enforce", "report"} {
+		e := newEnv(t, envConfig{mode: mode})
+		conn, _ := e.connectTo(t, "example.com:{T}", "tlee", "roads")
+		body, err := tlsGet(conn, "www.instagram.com")
+		if through := err == nil && body == "hello from origin /sni"; through != (mode == "report") {
+			t.Errorf("%s: went through %v (%q, %v)", mode, through, body, err)
+		}
+		r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+		if r.Reason != string(allowlist.ReasonBypass) || r.NotEnforced != (mode == "report") {
+			t.Errorf("%s: record %+v", mode, r)
+		}
+		c := e.srv.m.requests.WithLabelValues(string(allowlist.SourceExplicit), "instagram", logs.OutcomeBlocked, string(allowlist.ReasonBypass))
+		if n := testutil.ToFloat64(c); n != 1 {
+			t.Errorf("%s: %v tunnels counted blocked-bypass", mode, n)
+		}
 	}
 }
