@@ -369,3 +369,45 @@ func TestTunnelServerNameReasonInEveryMode(t *testing.T) {
 		}
 	}
 }
+
+// TestTunnelIdleAfterServerEndsDuringHello: a server that ends its
+// direction while the client's hello is still coming leaves the client's
+// direction bounded by proxy.idle_timeout, as when it ends later; reading
+// the hello (which sets and clears the client's read deadline) does not
+// lift that bound.
+func TestTunnelIdleAfterServerEndsDuringHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `idle_timeout = "300ms"`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.(*net.TCPConn).CloseWrite() // says nothing, reads on
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	resp, body, conn, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	hello := clientHello(t, "example.test")
+	if _, err := conn.Write(hello[:1]); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("the server's end did not reach the client: %v", err)
+	}
+	if _, err := conn.Write(hello[1:]); err != nil {
+		t.Fatal(err)
+	}
+	// The client now stays silent: the tunnel is closed after idle_timeout.
+	waitFor(t, "the idle tunnel to close", func() bool { return testutil.ToFloat64(s.srv.m.tunnels) == 0 })
+}

@@ -58,6 +58,11 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 		n = h.copy(c, u, c)
 	}()
 	if s.helloFirst(f, authz, c, up, brw.Reader) {
+		if h.oneEnded.Load() {
+			// The server's direction ended while the hello was read,
+			// whose deadline replaced the idle bound on the client.
+			_ = c.SetReadDeadline(time.Now().Add(h.idle))
+		}
 		f.srcBytes += h.copy(u, c, u)
 	} else {
 		closeBoth()
