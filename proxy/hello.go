@@ -121,6 +121,11 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	if err == nil && name == "" {
 		return true
 	}
+	if errors.Is(err, net.ErrClosed) {
+		// The gateway closed the tunnel (policy change, lifetime,
+		// shutdown) while the hello was coming: no bypass of the client's.
+		return false
+	}
 	if err != nil {
 		f.d = blockNow(f.d, allowlist.ReasonBypass)
 		f.record = true

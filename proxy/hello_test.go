@@ -411,3 +411,28 @@ func TestTunnelIdleAfterServerEndsDuringHello(t *testing.T) {
 	// The client now stays silent: the tunnel is closed after idle_timeout.
 	waitFor(t, "the idle tunnel to close", func() bool { return testutil.ToFloat64(s.srv.m.tunnels) == 0 })
 }
+
+// TestTunnelCutDuringHello: a tunnel that the gateway closes (here a
+// suspension) while its client's hello is still coming is recorded as it
+// was decided, with the reason of the cut, not as a client hello the
+// gateway could not read (blocked-bypass).
+func TestTunnelCutDuringHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	hello := clientHello(t, "www.facebook.com")
+	// The start of the hello comes with the CONNECT, so that the proxy
+	// reads the rest of it from the socket when the cut comes.
+	resp, body, conn, _ := e.raw("", e.request(wireCase{user: "bjones", pass: "hunter2", method: http.MethodConnect,
+		target: "facebook.com:{T}"})+string(hello[:20]))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "facebook", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+	if r.Outcome != logs.OutcomeAllowed || r.Reason != string(allowlist.ReasonAllowedGrant) ||
+		r.Message != "closed by policy change: "+string(allowlist.ReasonPlatformSuspended) {
+		t.Errorf("record %+v", r)
+	}
+}
