@@ -14,9 +14,10 @@ import (
 // handshake message, as a ClientHello does.
 const recordTypeHandshake = 0x16
 
-// recordTypeAlert is the first byte of a TLS alert record. A TLS server
-// (crypto/tls, OpenSSL) skips warning alerts that come before the
-// ClientHello, so a tunnel that begins with one begins a TLS handshake too.
+// recordTypeAlert is the first byte of a TLS alert record. Some TLS
+// servers (crypto/tls among them; not OpenSSL 3.0) skip warning alerts that
+// come before the ClientHello, so a tunnel that begins with one may begin a
+// TLS handshake too.
 const recordTypeAlert = 0x15
 
 // maxHello bounds the bytes read while looking for a ClientHello. crypto/tls
