@@ -436,3 +436,27 @@ func TestTunnelCutDuringHello(t *testing.T) {
 		t.Errorf("record %+v", r)
 	}
 }
+
+// TestTunnelAdoptedCutOnConnectHostSuspension: a tunnel decided as the
+// platform of its server name still goes to its CONNECT host's address,
+// so suspending the CONNECT host's platform closes it too.
+func TestTunnelAdoptedCutOnConnectHostSuspension(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	conn, _ := e.connectTo(t, "facebook.com:{T}", "bjones", "hunter2")
+	tc := tls.Client(conn, &tls.Config{ServerName: "www.instagram.com", InsecureSkipVerify: true})
+	defer tc.Close()
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "facebook", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the tunnel to facebook.com stayed open after Facebook was suspended")
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Message != "closed by policy change: "+string(allowlist.ReasonPlatformSuspended) {
+		t.Errorf("record %+v", r)
+	}
+}

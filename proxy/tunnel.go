@@ -127,10 +127,12 @@ func (s *Server) recheck(f *flow, decided *allowlist.Snapshot) {
 	if snap == decided {
 		return
 	}
-	r := f.request()
-	r.Time = s.now()
-	if d := snap.Decide(&r); !d.Pass() {
-		f.cutFor(d.Reason)
+	for _, r := range f.requests() {
+		r.Time = s.now()
+		if d := snap.Decide(&r); !d.Pass() {
+			f.cutFor(d.Reason)
+			return
+		}
 	}
 }
 
