@@ -154,6 +154,11 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	s.count(g)
 	msg := "TLS server name " + host + " in a tunnel to " + f.req.Host
 	if v == verdictForward {
+		if !f.d.Allow && d.Allow {
+			// Report mode let a blocked CONNECT through: its record keeps
+			// the block that enforce would have made.
+			d = f.d
+		}
 		f.adopt(g.req, d)
 		f.note(msg)
 		// A policy swap since snap re-decided the tunnel as its CONNECT

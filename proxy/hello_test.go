@@ -460,3 +460,19 @@ func TestTunnelAdoptedCutOnConnectHostSuspension(t *testing.T) {
 		t.Errorf("record %+v", r)
 	}
 }
+
+// TestTunnelReportModeKeepsConnectBlock: in report mode a CONNECT that
+// enforce would block goes through; a hello naming a platform the client
+// is granted does not turn its record into an allowed one.
+func TestTunnelReportModeKeepsConnectBlock(t *testing.T) {
+	e := newEnv(t, envConfig{mode: "report"})
+	conn, id := e.connectTo(t, "instagram.com:{T}", "tlee", "roads")
+	if body, err := tlsGet(conn, "www.youtube.com"); err != nil || body != "hello from origin /sni" {
+		t.Fatalf("report mode: %q, %v", body, err)
+	}
+	r := e.sink.wait(t, byID(id))
+	if r.Outcome != logs.OutcomeBlocked || r.Reason != string(allowlist.ReasonNoGrant) || !r.NotEnforced ||
+		r.Domain != "instagram.com" || !strings.Contains(r.Message, "TLS server name www.youtube.com") {
+		t.Errorf("record %+v", r)
+	}
+}
