@@ -3,8 +3,10 @@ package proxy
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/smgate/smgate/allowlist"
@@ -125,6 +127,17 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	if errors.Is(err, net.ErrClosed) {
 		// The gateway closed the tunnel (policy change, lifetime,
 		// shutdown) while the hello was coming: no bypass of the client's.
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+		// The client left, or stalled past proxy.header_timeout, before
+		// its hello was whole: nothing of it reached the server, so the
+		// tunnel ends as it was decided, with no bypass in the record.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			f.note("closed: the client did not complete its TLS client hello in time")
+		} else {
+			f.note("closed: the client ended the tunnel during its TLS client hello")
+		}
 		return false
 	}
 	if err != nil {

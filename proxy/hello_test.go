@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"io"
@@ -474,5 +475,47 @@ func TestTunnelReportModeKeepsConnectBlock(t *testing.T) {
 	if r.Outcome != logs.OutcomeBlocked || r.Reason != string(allowlist.ReasonNoGrant) || !r.NotEnforced ||
 		r.Domain != "instagram.com" || !strings.Contains(r.Message, "TLS server name www.youtube.com") {
 		t.Errorf("record %+v", r)
+	}
+}
+
+// TestTunnelClientEndsDuringHello: a client that leaves before its hello
+// is whole reached no server with it: the tunnel ends as it was decided,
+// with a note and no bypass in the record (none at all for a host that is
+// not social media).
+func TestTunnelClientEndsDuringHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	hello := clientHello(t, "www.instagram.com")
+	for _, c := range []struct{ target, user, pass string }{
+		{"facebook.com:{T}", "bjones", "hunter2"},
+		{"example.com:{T}", "", ""},
+	} {
+		conn, id := e.connectTo(t, c.target, c.user, c.pass)
+		if _, err := conn.Write(hello[:20]); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.(*net.TCPConn).CloseWrite()
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("%s: the tunnel answered a hello the client never finished", c.target)
+		}
+		conn.Close()
+		if id != "" {
+			r := e.sink.wait(t, byID(id))
+			if r.Reason != string(allowlist.ReasonAllowedGrant) || r.Message != "closed: the client ended the tunnel during its TLS client hello" {
+				t.Errorf("%s: record %+v", c.target, r)
+			}
+		}
+	}
+	// Both tunnels are closed and recorded (the tracker is empty) before
+	// the records are looked at.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.srv.tracker.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range e.sink.records() {
+		if r.Reason == string(allowlist.ReasonBypass) {
+			t.Errorf("bypass recorded for a hello never finished: %+v", r)
+		}
 	}
 }
