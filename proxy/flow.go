@@ -35,10 +35,13 @@ type flow struct {
 
 	// cutMu guards cut, the function that ends an open flow (closes the
 	// tunnel, cancels the request), cutBy, the reason it was called, and
-	// req once the flow is tracked (see adopt).
+	// req and connect once the flow is tracked (see adopt).
 	cutMu sync.Mutex
 	cut   func()
 	cutBy allowlist.Reason
+	// connect is the request of a tunnel's CONNECT host once the tunnel
+	// is decided as the platform of its TLS server name (see adopt).
+	connect *allowlist.Request
 }
 
 // outcome returns event.outcome of the decision.
@@ -83,18 +86,28 @@ func (f *flow) note(msg string) {
 	f.message += msg
 }
 
-// request returns the request the open flow is decided on.
-func (f *flow) request() allowlist.Request {
+// requests returns the requests the open flow is decided on: its request,
+// and for a tunnel adopted as the platform of its server name, its
+// CONNECT host's too. The flow goes on only while every one passes.
+func (f *flow) requests() []allowlist.Request {
 	f.cutMu.Lock()
 	defer f.cutMu.Unlock()
-	return f.req
+	if f.connect != nil {
+		return []allowlist.Request{f.req, *f.connect}
+	}
+	return []allowlist.Request{f.req}
 }
 
 // adopt decides the open flow as r, with d, from now on: a tunnel whose
 // TLS server name is another platform than its CONNECT host. The flow is
-// recorded.
+// recorded. The CONNECT host's request still holds: the tunnel goes to
+// its address, so a suspension of its platform still cuts the tunnel.
 func (f *flow) adopt(r allowlist.Request, d allowlist.Decision) {
 	f.cutMu.Lock()
+	if f.connect == nil {
+		c := f.req
+		f.connect = &c
+	}
 	f.req = r
 	f.cutMu.Unlock()
 	f.d, f.record = d, true

@@ -3,8 +3,10 @@ package proxy
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/smgate/smgate/allowlist"
@@ -13,6 +15,12 @@ import (
 // recordTypeHandshake is the first byte of a TLS record that carries a
 // handshake message, as a ClientHello does.
 const recordTypeHandshake = 0x16
+
+// recordTypeAlert is the first byte of a TLS alert record. Some TLS
+// servers (crypto/tls among them; not OpenSSL 3.0) skip warning alerts that
+// come before the ClientHello, so a tunnel that begins with one may begin a
+// TLS handshake too.
+const recordTypeAlert = 0x15
 
 // maxHello bounds the bytes read while looking for a ClientHello. crypto/tls
 // refuses a handshake message over 64 KiB; its records add 5 bytes per
@@ -60,9 +68,9 @@ func (h *helloConn) Write(p []byte) (int, error) { return len(p), nil }
 func (h *helloConn) Close() error { return nil }
 
 // readServerName reads the ClientHello that begins with first (bytes
-// already read from client, first[0] being a handshake record) and returns
-// the server name it asks for ("" when it names none) and every byte read
-// from the client, first included. The ClientHello is parsed by crypto/tls
+// already read from client, first[0] being a handshake or an alert record)
+// and returns the server name it asks for ("" when it names none) and
+// every byte read from the client, first included. The ClientHello is parsed by crypto/tls
 // itself, which takes a message split over several records or segments
 // the way a TLS server does. It stops at deadline; an error means the
 // client sent something that crypto/tls does not read as a ClientHello.
@@ -103,6 +111,7 @@ func (s *Server) helloTimeout() time.Duration {
 // blocked-no-grant or blocked-unauthenticated (no challenge can be sent
 // inside a tunnel). A hello that crypto/tls cannot read is closed as
 // blocked-bypass: the server might read a name that the gateway did not.
+// In report mode nothing is closed; the record says what enforce would do.
 func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name string, err error) bool {
 	var host string
 	if err == nil && name != "" {
@@ -115,11 +124,31 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	if err == nil && name == "" {
 		return true
 	}
+	if errors.Is(err, net.ErrClosed) {
+		// The gateway closed the tunnel (policy change, lifetime,
+		// shutdown) while the hello was coming: no bypass of the client's.
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+		// The client left, or stalled past proxy.header_timeout, before
+		// its hello was whole: nothing of it reached the server, so the
+		// tunnel ends as it was decided, with no bypass in the record.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			f.note("closed: the client did not complete its TLS client hello in time")
+		} else {
+			f.note("closed: the client ended the tunnel during its TLS client hello")
+		}
+		return false
+	}
 	if err != nil {
 		f.d = blockNow(f.d, allowlist.ReasonBypass)
 		f.record = true
-		f.note("closed: the gateway could not read the TLS client hello (" + err.Error() + ")")
 		s.count(f)
+		if f.d.Pass() { // report mode: recorded as not enforced, let through
+			f.note("the gateway could not read the TLS client hello (" + err.Error() + ")")
+			return true
+		}
+		f.note("closed: the gateway could not read the TLS client hello (" + err.Error() + ")")
 		s.log.Warn().Err(err).Str(fieldID, f.id).Str(fieldClient, f.client.String()).Str(fieldHost, f.req.Host).
 			Msg("closing tunnel: unreadable TLS client hello")
 		return false
@@ -130,16 +159,25 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 	if !g.d.Social || f.d.Social && g.d.Platform == f.d.Platform && v == verdictForward {
 		return true
 	}
+	d := g.d
+	if !d.Allow && (d.Reason == allowlist.ReasonNoGrant || d.Reason == allowlist.ReasonUnauthenticated) {
+		d.Reason = allowlist.ReasonBypass // in report mode too: the record says what enforce does
+	}
+	g.d = d
 	s.count(g)
 	msg := "TLS server name " + host + " in a tunnel to " + f.req.Host
 	if v == verdictForward {
-		f.adopt(g.req, g.d)
+		if !f.d.Allow && d.Allow {
+			// Report mode let a blocked CONNECT through: its record keeps
+			// the block that enforce would have made.
+			d = f.d
+		}
+		f.adopt(g.req, d)
 		f.note(msg)
+		// A policy swap since snap re-decided the tunnel as its CONNECT
+		// host, not as the platform it now is.
+		s.recheck(f, snap)
 		return true
-	}
-	d := g.d
-	if d.Reason == allowlist.ReasonNoGrant || d.Reason == allowlist.ReasonUnauthenticated {
-		d.Reason = allowlist.ReasonBypass
 	}
 	f.adopt(g.req, d)
 	f.note("closed: " + msg)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smgate/smgate/allowlist"
 	"github.com/smgate/smgate/logs"
@@ -248,5 +251,271 @@ func TestTunnelUnreadableHello(t *testing.T) {
 	}
 	if line, err := br.ReadString('\n'); err != nil || line != "250 HELO gw\r\n" {
 		t.Fatalf("answer %q, %v", line, err)
+	}
+}
+
+// TestTunnelAlertBeforeHello: TLS servers (crypto/tls among them) skip a
+// warning alert sent before the ClientHello, so a tunnel that begins with
+// one is still decided on the server name of the hello that follows.
+func TestTunnelAlertBeforeHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	before := len(e.tlsOrigin.requests())
+	conn, _ := e.connectTo(t, "example.com:{T}", "tlee", "roads")
+	if _, err := conn.Write([]byte{recordTypeAlert, 3, 1, 0, 2, 1, 90}); err != nil { // warning, user_canceled
+		t.Fatal(err)
+	}
+	if body, err := tlsGet(conn, "www.instagram.com"); err == nil {
+		t.Fatalf("a hello naming Instagram after an alert went through for tlee: %q", body)
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Reason != string(allowlist.ReasonBypass) || r.User != "tlee" {
+		t.Errorf("record %+v", r)
+	}
+	if n := len(e.tlsOrigin.requests()); n != before {
+		t.Errorf("%d blocked requests reached the origin", n-before)
+	}
+
+	// A client granted Instagram gets through the same way.
+	conn, _ = e.connectTo(t, "example.com:{T}", "bjones", "hunter2")
+	if _, err := conn.Write([]byte{recordTypeAlert, 3, 1, 0, 2, 1, 90}); err != nil {
+		t.Fatal(err)
+	}
+	if body, err := tlsGet(conn, "www.instagram.com"); err != nil || body != "hello from origin /sni" {
+		t.Fatalf("bjones after an alert: %q, %v", body, err)
+	}
+}
+
+// TestTunnelServerNameDecidedOnCurrentPolicy: the server name is decided
+// on the policy in force when the hello comes, not on the one the CONNECT
+// was decided on: a platform suspended in between is not reached.
+func TestTunnelServerNameDecidedOnCurrentPolicy(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	conn, _ := e.connectTo(t, "example.com:{T}", "bjones", "hunter2")
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "instagram", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	before := len(e.tlsOrigin.requests())
+	if body, err := tlsGet(conn, "www.instagram.com"); err == nil {
+		t.Fatalf("a hello naming suspended Instagram went through: %q", body)
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Reason != string(allowlist.ReasonPlatformSuspended) || r.Outcome != logs.OutcomeBlocked {
+		t.Errorf("record %+v", r)
+	}
+	if n := len(e.tlsOrigin.requests()); n != before {
+		t.Errorf("%d requests reached the origin", n-before)
+	}
+}
+
+// TestTunnelUnreadableHelloReportMode: in report mode an unreadable hello
+// is recorded blocked-bypass, not enforced, and the tunnel goes on, as
+// every other block in report mode does.
+func TestTunnelUnreadableHelloReportMode(t *testing.T) {
+	e := newEnv(t, envConfig{mode: "report"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	bad := []byte{recordTypeHandshake, 3, 1, 0, 4, 9, 9, 9, 9}
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, len(bad))
+		_, _ = io.ReadFull(c, b)
+		got <- b
+	}()
+	resp, body, conn, _ := e.raw("", "CONNECT example.com:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(bad); err != nil {
+		t.Fatal(err)
+	}
+	if b := <-got; string(b) != string(bad) {
+		t.Errorf("the server got %q, want %q", b, bad)
+	}
+	conn.Close()
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "example.com" })
+	if r.Reason != string(allowlist.ReasonBypass) || !r.NotEnforced || r.SrcBytes != int64(len(bad)) ||
+		strings.Contains(r.Message, "closed") {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestTunnelServerNameReasonInEveryMode: a hello naming a platform the
+// client is not granted is recorded and counted blocked-bypass, in
+// enforce mode (closed) and in report mode (let through, not enforced)
+// alike, so that report mode's records say what enforce would do.
+func TestTunnelServerNameReasonInEveryMode(t *testing.T) {
+	for _, mode := range []string{"enforce", "report"} {
+		e := newEnv(t, envConfig{mode: mode})
+		conn, _ := e.connectTo(t, "example.com:{T}", "tlee", "roads")
+		body, err := tlsGet(conn, "www.instagram.com")
+		if through := err == nil && body == "hello from origin /sni"; through != (mode == "report") {
+			t.Errorf("%s: went through %v (%q, %v)", mode, through, body, err)
+		}
+		r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+		if r.Reason != string(allowlist.ReasonBypass) || r.NotEnforced != (mode == "report") {
+			t.Errorf("%s: record %+v", mode, r)
+		}
+		c := e.srv.m.requests.WithLabelValues(string(allowlist.SourceExplicit), "instagram", logs.OutcomeBlocked, string(allowlist.ReasonBypass))
+		if n := testutil.ToFloat64(c); n != 1 {
+			t.Errorf("%s: %v tunnels counted blocked-bypass", mode, n)
+		}
+	}
+}
+
+// TestTunnelIdleAfterServerEndsDuringHello: a server that ends its
+// direction while the client's hello is still coming leaves the client's
+// direction bounded by proxy.idle_timeout, as when it ends later; reading
+// the hello (which sets and clears the client's read deadline) does not
+// lift that bound.
+func TestTunnelIdleAfterServerEndsDuringHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `idle_timeout = "300ms"`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_ = c.(*net.TCPConn).CloseWrite() // says nothing, reads on
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	resp, body, conn, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	hello := clientHello(t, "example.test")
+	if _, err := conn.Write(hello[:1]); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("the server's end did not reach the client: %v", err)
+	}
+	if _, err := conn.Write(hello[1:]); err != nil {
+		t.Fatal(err)
+	}
+	// The client now stays silent: the tunnel is closed after idle_timeout.
+	waitFor(t, "the idle tunnel to close", func() bool { return testutil.ToFloat64(s.srv.m.tunnels) == 0 })
+}
+
+// TestTunnelCutDuringHello: a tunnel that the gateway closes (here a
+// suspension) while its client's hello is still coming is recorded as it
+// was decided, with the reason of the cut, not as a client hello the
+// gateway could not read (blocked-bypass).
+func TestTunnelCutDuringHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	hello := clientHello(t, "www.facebook.com")
+	// The start of the hello comes with the CONNECT, so that the proxy
+	// reads the rest of it from the socket when the cut comes.
+	resp, body, conn, _ := e.raw("", e.request(wireCase{user: "bjones", pass: "hunter2", method: http.MethodConnect,
+		target: "facebook.com:{T}"})+string(hello[:20]))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
+	}
+	defer conn.Close()
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "facebook", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.sink.wait(t, byID(resp.Header.Get(headerRequestID)))
+	if r.Outcome != logs.OutcomeAllowed || r.Reason != string(allowlist.ReasonAllowedGrant) ||
+		r.Message != "closed by policy change: "+string(allowlist.ReasonPlatformSuspended) {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestTunnelAdoptedCutOnConnectHostSuspension: a tunnel decided as the
+// platform of its server name still goes to its CONNECT host's address,
+// so suspending the CONNECT host's platform closes it too.
+func TestTunnelAdoptedCutOnConnectHostSuspension(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	conn, _ := e.connectTo(t, "facebook.com:{T}", "bjones", "hunter2")
+	tc := tls.Client(conn, &tls.Config{ServerName: "www.instagram.com", InsecureSkipVerify: true})
+	defer tc.Close()
+	_ = tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.engine.Suspend(allowlist.ScopePlatform, "facebook", "test", "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the tunnel to facebook.com stayed open after Facebook was suspended")
+	}
+	r := e.sink.wait(t, func(r *logs.Record) bool { return r.Domain == "www.instagram.com" })
+	if r.Message != "closed by policy change: "+string(allowlist.ReasonPlatformSuspended) {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestTunnelReportModeKeepsConnectBlock: in report mode a CONNECT that
+// enforce would block goes through; a hello naming a platform the client
+// is granted does not turn its record into an allowed one.
+func TestTunnelReportModeKeepsConnectBlock(t *testing.T) {
+	e := newEnv(t, envConfig{mode: "report"})
+	conn, id := e.connectTo(t, "instagram.com:{T}", "tlee", "roads")
+	if body, err := tlsGet(conn, "www.youtube.com"); err != nil || body != "hello from origin /sni" {
+		t.Fatalf("report mode: %q, %v", body, err)
+	}
+	r := e.sink.wait(t, byID(id))
+	if r.Outcome != logs.OutcomeBlocked || r.Reason != string(allowlist.ReasonNoGrant) || !r.NotEnforced ||
+		r.Domain != "instagram.com" || !strings.Contains(r.Message, "TLS server name www.youtube.com") {
+		t.Errorf("record %+v", r)
+	}
+}
+
+// TestTunnelClientEndsDuringHello: a client that leaves before its hello
+// is whole reached no server with it: the tunnel ends as it was decided,
+// with a note and no bypass in the record (none at all for a host that is
+// not social media).
+func TestTunnelClientEndsDuringHello(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	hello := clientHello(t, "www.instagram.com")
+	for _, c := range []struct{ target, user, pass string }{
+		{"facebook.com:{T}", "bjones", "hunter2"},
+		{"example.com:{T}", "", ""},
+	} {
+		conn, id := e.connectTo(t, c.target, c.user, c.pass)
+		if _, err := conn.Write(hello[:20]); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.(*net.TCPConn).CloseWrite()
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Fatalf("%s: the tunnel answered a hello the client never finished", c.target)
+		}
+		conn.Close()
+		if id != "" {
+			r := e.sink.wait(t, byID(id))
+			if r.Reason != string(allowlist.ReasonAllowedGrant) || r.Message != "closed: the client ended the tunnel during its TLS client hello" {
+				t.Errorf("%s: record %+v", c.target, r)
+			}
+		}
+	}
+	// Both tunnels are closed and recorded (the tracker is empty) before
+	// the records are looked at.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.srv.tracker.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range e.sink.records() {
+		if r.Reason == string(allowlist.ReasonBypass) {
+			t.Errorf("bypass recorded for a hello never finished: %+v", r)
+		}
 	}
 }

@@ -100,11 +100,13 @@ func (s *Server) onSwap(snap *allowlist.Snapshot) {
 func (s *Server) redecideOpen(snap *allowlist.Snapshot, always bool) {
 	now := s.now()
 	for _, f := range s.tracker.list() {
-		r := f.request()
-		r.Time = now
-		if d := snap.Decide(&r); !d.Pass() {
-			s.log.Info().Str(fieldID, f.id).Str(fieldReason, string(d.Reason)).Msg("closing open flow: policy now blocks it")
-			f.cutFor(d.Reason)
+		for _, r := range f.requests() {
+			r.Time = now
+			if d := snap.Decide(&r); !d.Pass() {
+				s.log.Info().Str(fieldID, f.id).Str(fieldReason, string(d.Reason)).Msg("closing open flow: policy now blocks it")
+				f.cutFor(d.Reason)
+				break
+			}
 		}
 	}
 	s.recheckIdleConns(snap, always)

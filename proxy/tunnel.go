@@ -57,7 +57,12 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 		defer s.recoverGoroutine("tunnel")
 		n = h.copy(c, u, c)
 	}()
-	if s.helloFirst(f, snap, authz, c, up, brw.Reader) {
+	if s.helloFirst(f, authz, c, up, brw.Reader) {
+		if h.oneEnded.Load() {
+			// The server's direction ended while the hello was read,
+			// whose deadline replaced the idle bound on the client.
+			_ = c.SetReadDeadline(time.Now().Add(h.idle))
+		}
 		f.srcBytes += h.copy(u, c, u)
 	} else {
 		closeBoth()
@@ -66,10 +71,13 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 }
 
 // helloFirst passes on the client's first bytes (those it sent right
-// after CONNECT, or its first read) and, when they begin a TLS handshake,
+// after CONNECT, or its first read) and, when they begin a TLS handshake
+// (a handshake record, or the alert records a server skips before it),
 // decides the server name its ClientHello asks for (see serverNamed). It
-// reports whether the tunnel goes on.
-func (s *Server) helloFirst(f *flow, snap *allowlist.Snapshot, authz string, c, up net.Conn, br *bufio.Reader) bool {
+// reports whether the tunnel goes on. The server name is decided on the
+// policy in force once the hello is read, not on the one the CONNECT was
+// decided on: a suspension that lands in between still applies.
+func (s *Server) helloFirst(f *flow, authz string, c, up net.Conn, br *bufio.Reader) bool {
 	var first []byte
 	if n := br.Buffered(); n > 0 {
 		first, _ = br.Peek(n)
@@ -82,10 +90,10 @@ func (s *Server) helloFirst(f *flow, snap *allowlist.Snapshot, authz string, c, 
 		}
 		first = (*bp)[:n]
 	}
-	if first[0] == recordTypeHandshake {
+	if first[0] == recordTypeHandshake || first[0] == recordTypeAlert {
 		name, seen, err := readServerName(c, first, time.Now().Add(s.helloTimeout()))
 		first = seen
-		if !s.serverNamed(f, snap, authz, name, err) {
+		if !s.serverNamed(f, s.engine.Snapshot(), authz, name, err) {
 			return false
 		}
 	}
@@ -119,10 +127,12 @@ func (s *Server) recheck(f *flow, decided *allowlist.Snapshot) {
 	if snap == decided {
 		return
 	}
-	r := f.request()
-	r.Time = s.now()
-	if d := snap.Decide(&r); !d.Pass() {
-		f.cutFor(d.Reason)
+	for _, r := range f.requests() {
+		r.Time = s.now()
+		if d := snap.Decide(&r); !d.Pass() {
+			f.cutFor(d.Reason)
+			return
+		}
 	}
 }
 
