@@ -116,14 +116,20 @@ type state struct {
 	day        int   // yyyymmdd of the current day file, 0 before the first
 	size       int64 // bytes of the day file known written and fsynced
 	lines      int64 // lines of the day file known written and fsynced
-	records    int64 // records since genesis, as far as the writer knows
-	buf        []byte
-	pending    []item
-	ckptDue    bool // records committed since the last checkpoint
-	ckpt       *ckptFile
-	head       headLog
-	backoff    time.Duration
-	async      *asyncSync // nil when the kernel cannot fsync asynchronously
+	// headDay and headLines place the last record written (st.last):
+	// the checkpoint names them, not the day file open for appending,
+	// which after a batch that failed past midnight is a new file with
+	// no record of the chain yet. headDay is 0 before the first.
+	headDay   int
+	headLines int64
+	records   int64 // records since genesis, as far as the writer knows
+	buf       []byte
+	pending   []item
+	ckptDue   bool // records committed since the last checkpoint
+	ckpt      *ckptFile
+	head      headLog
+	backoff   time.Duration
+	async     *asyncSync // nil when the kernel cannot fsync asynchronously
 }
 
 // Open recovers the log in o.Dir (see recoverLog), starts the writer
@@ -161,6 +167,9 @@ func Open(o Options) (*Writer, error) {
 	w.st = state{last: rec.head, day: rec.day, size: rec.size,
 		lines: rec.lines, records: rec.records, ckpt: ckpt, async: newAsyncSync(), head: headLog{every: o.HeadEvery,
 			interval: o.HeadInterval, at: o.Now(), records: rec.records}}
+	if rec.lines > 0 {
+		w.st.headDay, w.st.headLines = rec.day, rec.lines
+	}
 	w.st.ckpt.fsync = w.sync // the checkpoint's fsync, too, waits without holding a P
 	go w.run()
 	if err := w.logRepairs(rec.repairs); err != nil {
@@ -574,6 +583,7 @@ func (w *Writer) writeSegment(p []item, day int) error {
 	st.last = sum
 	st.size += int64(len(buf))
 	st.lines += count
+	st.headDay, st.headLines = day, st.lines
 	st.records += count
 	st.ckptDue = true
 	w.m.records.Add(float64(count))
@@ -688,10 +698,10 @@ func (w *Writer) adopt(f *os.File, day int) error {
 // operational log when due.
 func (w *Writer) checkpoint() error {
 	st := &w.st
-	if st.day == 0 {
+	if st.headDay == 0 {
 		return nil
 	}
-	c := &Checkpoint{File: dayFileName(st.day), Lines: st.lines, Records: st.records,
+	c := &Checkpoint{File: dayFileName(st.headDay), Lines: st.headLines, Records: st.records,
 		Head: st.last.String(), Time: w.o.Now().UTC()}
 	if err := st.ckpt.write(c, c.Time, false); err != nil {
 		return err
@@ -731,8 +741,8 @@ func (w *Writer) finish() error {
 	if err != nil {
 		return fmt.Errorf("close usage log: %w", err)
 	}
-	if st.day != 0 {
-		logHead(w.o.Logger, &Checkpoint{File: dayFileName(st.day), Lines: st.lines,
+	if st.headDay != 0 {
+		logHead(w.o.Logger, &Checkpoint{File: dayFileName(st.headDay), Lines: st.headLines,
 			Records: st.records, Head: st.last.String()})
 	}
 	return nil

@@ -611,3 +611,65 @@ func TestWriterRefusesUnchainedLine(t *testing.T) {
 	}
 	l.mustVerify(t)
 }
+
+// TestWriterCheckpointAfterFailurePastMidnight: a batch that writes the
+// last records of one day and then fails in the next day's new file (a
+// disk that filled up around midnight) must checkpoint where its last
+// record is, in the first day's file. A checkpoint naming the new, empty
+// file made verify report the chain rewritten and Open refuse the log
+// once the gateway stopped.
+func TestWriterCheckpointAfterFailurePastMidnight(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	l := newTestLog(t)
+	w := l.open(t)
+	if err := w.Log(&Record{ID: "d1-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	day2 := day1.AddDate(0, 0, 1)
+	if err := os.Symlink("/dev/full", l.path(day2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.LogAlways(&Record{ID: "d1-b", Action: ActionSuspend, Time: day1.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.LogAlways(&Record{ID: "d2-a", Action: ActionReinstate, Time: day2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with a full day file")
+	}
+	c, err := ReadCheckpoint(l.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := DayFileName(day1); c.File != want || c.Lines != 2 || c.Records != 2 {
+		t.Errorf("checkpoint %+v, want %s with 2 lines and 2 records", c, want)
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close reported no records lost")
+	}
+	// What a full disk leaves: the new day's file, empty.
+	remove(t, l.path(day2))
+	if err := os.WriteFile(l.path(day2), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if res := l.mustVerify(t); res.Records != 2 {
+		t.Errorf("Verify %+v, want 2 records", res)
+	}
+	w = l.open(t)
+	if err := w.Log(&Record{ID: "d2-b", Time: day2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.recordIDs(t); got != "d1-a,d1-b,d2-b" {
+		t.Errorf("records %s, want d1-a,d1-b,d2-b", got)
+	}
+	l.mustVerify(t)
+}
