@@ -736,6 +736,7 @@ func (w *Writer) finish() error {
 		st.async = nil
 	}
 	if len(st.pending) > 0 || st.ckptDue {
+		w.logLost()
 		return fmt.Errorf("close usage log: %d records not written: %w", len(st.pending), w.Healthy())
 	}
 	if err != nil {
@@ -746,6 +747,21 @@ func (w *Writer) finish() error {
 			Records: st.records, Head: st.last.String()})
 	}
 	return nil
+}
+
+// logLost copies each record still unwritten when the writer closes into
+// the operational log, whole and in chain order, as an error: the usage
+// log will not hold it (a suspension ordered during a disk outage, say,
+// is in force but its record is gone with the process), and an operator
+// must be able to tell which records were lost, not only how many.
+func (w *Writer) logLost() {
+	for _, it := range w.st.pending {
+		if it.b == nil {
+			continue
+		}
+		w.o.Logger.Error().RawJSON(fieldRecord, bytes.TrimSuffix(*it.b, []byte("\n"))).
+			Msg("usage record lost: not written before the usage log closed")
+	}
 }
 
 const dayLayout = "2006-01-02"

@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -672,4 +673,53 @@ func TestWriterCheckpointAfterFailurePastMidnight(t *testing.T) {
 		t.Errorf("records %s, want d1-a,d1-b,d2-b", got)
 	}
 	l.mustVerify(t)
+}
+
+// TestWriterCloseNamesLostRecords: records still queued when the writer
+// closes during an outage are lost; Close says how many and the
+// operational log holds each one whole, so that an operator knows which
+// changes were made without a record.
+func TestWriterCloseNamesLostRecords(t *testing.T) {
+	l := newTestLog(t)
+	var oplog syncBuffer
+	w := l.open(t, func(o *Options) { o.Logger = zerologTo(&oplog) })
+	day2 := day1.AddDate(0, 0, 1)
+	l.clock.Set(day2)
+	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.LogAlways(&Record{ID: "s1", Action: ActionSuspend, Target: "agency:DOT", By: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.LogAlways(&Record{ID: "r1", Action: ActionReinstate, Target: "agency:DOT", By: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	err := w.Close()
+	if err == nil || !strings.Contains(err.Error(), "2 records not written") {
+		t.Fatalf("Close: %v, want 2 records not written", err)
+	}
+	var lost []string
+	for _, line := range strings.Split(strings.TrimSpace(oplog.String()), "\n") {
+		var m struct {
+			Msg    string          `json:"message"`
+			Record json.RawMessage `json:"record"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("operational log line %q: %v", line, err)
+		}
+		if !strings.HasPrefix(m.Msg, "usage record lost") {
+			continue
+		}
+		r, err := DecodeRecord(m.Record)
+		if err != nil {
+			t.Fatalf("lost record %s: %v", m.Record, err)
+		}
+		lost = append(lost, r.ID+" "+r.Action+" "+r.By)
+	}
+	if got := strings.Join(lost, ", "); got != "s1 suspend alice, r1 reinstate bob" {
+		t.Errorf("lost records in the operational log: %q", got)
+	}
 }
