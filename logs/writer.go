@@ -94,6 +94,11 @@ type Writer struct {
 	lock   *os.File
 	st     state // owned by the writer goroutine once it runs
 	err    error // set by the writer goroutine before done closes
+
+	// held counts the records the writer goroutine took from q and has
+	// not written: during an outage they wait there, not in q, and
+	// smgate_logs_queued_records counts them too.
+	held atomic.Int64
 }
 
 // item is a record or, when r is nil, a Flush waiting for what is before
@@ -147,7 +152,7 @@ func Open(o Options) (*Writer, error) {
 	}
 	w := &Writer{o: o, q: make(chan item, o.QueueSize), nudge: make(chan struct{}, 1),
 		done: make(chan struct{}), lock: lock}
-	if w.m, err = newMetrics(o.Registerer, func() float64 { return float64(len(w.q)) }); err != nil {
+	if w.m, err = newMetrics(o.Registerer, func() float64 { return float64(len(w.q)) + float64(w.held.Load()) }); err != nil {
 		_ = lock.Close()
 		return nil, err
 	}
@@ -485,6 +490,7 @@ func (w *Writer) answer(n int, done, failed error) {
 	}
 	clear(st.pending[len(kept):])
 	st.pending = kept
+	w.held.Store(int64(len(kept)))
 }
 
 func (w *Writer) fail(err error, retry *time.Timer) {

@@ -723,3 +723,49 @@ func TestWriterCloseNamesLostRecords(t *testing.T) {
 		t.Errorf("lost records in the operational log: %q", got)
 	}
 }
+
+// TestWriterQueuedRecordsCountsHeld: while the log cannot be written the
+// records the writer keeps for the retry are counted by
+// smgate_logs_queued_records, which read 0 with suspensions waiting.
+func TestWriterQueuedRecordsCountsHeld(t *testing.T) {
+	l := newTestLog(t)
+	reg := prometheus.NewRegistry()
+	w := l.open(t, func(o *Options) { o.Registerer = reg })
+	queued := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "smgate_logs_queued_records" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no smgate_logs_queued_records")
+		return 0
+	}
+	day2 := day1.AddDate(0, 0, 1)
+	l.clock.Set(day2)
+	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"s1", "r1"} {
+		if err := w.LogAlways(&Record{ID: id, Action: ActionSuspend}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	if v := queued(); v != 2 {
+		t.Errorf("smgate_logs_queued_records = %v during the outage, want 2", v)
+	}
+	remove(t, l.path(day2))
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if v := queued(); v != 0 {
+		t.Errorf("smgate_logs_queued_records = %v once written, want 0", v)
+	}
+}
