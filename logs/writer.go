@@ -261,7 +261,7 @@ func (w *Writer) Log(r *Record) error {
 
 // LogAlways is Log for the few records of changes that are in force
 // whether or not the log can be written (a suspension, a reinstatement, a
-// reload): while the writer is failing it queues r all the same, so that
+// reload, a prune): while the writer is failing it queues r all the same, so that
 // r is written in its place in the chain once the disk is writable again
 // rather than lost. It fails only when the writer is closed; Flush tells
 // whether r is written yet. Front doors use Log, which refuses records
