@@ -756,17 +756,30 @@ func (w *Writer) finish() error {
 }
 
 // logLost copies each record still unwritten when the writer closes into
-// the operational log, whole and in chain order, as an error: the usage
-// log will not hold it (a suspension ordered during a disk outage, say,
-// is in force but its record is gone with the process), and an operator
-// must be able to tell which records were lost, not only how many.
+// the operational log, in chain order, as an error: the usage log will
+// not hold it (a suspension ordered during a disk outage, say, is in
+// force but its record is gone with the process), and an operator must be
+// able to tell which records were lost, not only how many. A change's
+// record (suspend, reinstate, reload, prune, hold, repair) is copied
+// whole; of a request's or a DNS query's, which name users and the pages
+// they asked for, only its time, id and action, since the operational
+// log is not kept and read like the usage log.
 func (w *Writer) logLost() {
 	for _, it := range w.st.pending {
 		if it.b == nil {
 			continue
 		}
-		w.o.Logger.Error().RawJSON(fieldRecord, bytes.TrimSuffix(*it.b, []byte("\n"))).
-			Msg("usage record lost: not written before the usage log closed")
+		line := bytes.TrimSuffix(*it.b, []byte("\n"))
+		e := w.o.Logger.Error()
+		switch r, err := DecodeRecord(line); {
+		case err != nil:
+			e = e.RawJSON(fieldRecord, line)
+		case r.Action == ActionHTTPRequest || r.Action == ActionConnect || r.Action == ActionDNSQuery:
+			e = e.Str(KeyTimestamp, r.Time.UTC().Format(timestampFmt)).Str(KeyID, r.ID).Str(KeyAction, r.Action)
+		default:
+			e = e.RawJSON(fieldRecord, line)
+		}
+		e.Msg("usage record lost: not written before the usage log closed")
 	}
 }
 

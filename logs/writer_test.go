@@ -688,29 +688,42 @@ func TestWriterCloseNamesLostRecords(t *testing.T) {
 	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
 		t.Fatal(err)
 	}
+	// A request accepted just before the disk filled, then two changes.
+	if err := w.Log(&Record{ID: "q1", Action: ActionHTTPRequest, User: "jsmith", Path: "/secret-page"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
 	if err := w.LogAlways(&Record{ID: "s1", Action: ActionSuspend, Target: "agency:DOT", By: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.LogAlways(&Record{ID: "r1", Action: ActionReinstate, Target: "agency:DOT", By: "bob"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Flush(); err == nil {
-		t.Fatal("Flush succeeded with an unwritable day file")
-	}
 	err := w.Close()
-	if err == nil || !strings.Contains(err.Error(), "2 records not written") {
-		t.Fatalf("Close: %v, want 2 records not written", err)
+	if err == nil || !strings.Contains(err.Error(), "3 records not written") {
+		t.Fatalf("Close: %v, want 3 records not written", err)
+	}
+	if strings.Contains(oplog.String(), "jsmith") || strings.Contains(oplog.String(), "secret-page") {
+		t.Errorf("a lost request's user or path is in the operational log:\n%s", oplog.String())
 	}
 	var lost []string
 	for _, line := range strings.Split(strings.TrimSpace(oplog.String()), "\n") {
 		var m struct {
 			Msg    string          `json:"message"`
 			Record json.RawMessage `json:"record"`
+			ID     string          `json:"event.id"`
+			Action string          `json:"event.action"`
 		}
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("operational log line %q: %v", line, err)
 		}
 		if !strings.HasPrefix(m.Msg, "usage record lost") {
+			continue
+		}
+		if m.Record == nil {
+			lost = append(lost, m.ID+" "+m.Action)
 			continue
 		}
 		r, err := DecodeRecord(m.Record)
@@ -719,7 +732,7 @@ func TestWriterCloseNamesLostRecords(t *testing.T) {
 		}
 		lost = append(lost, r.ID+" "+r.Action+" "+r.By)
 	}
-	if got := strings.Join(lost, ", "); got != "s1 suspend alice, r1 reinstate bob" {
+	if got := strings.Join(lost, ", "); got != "q1 http_request, s1 suspend alice, r1 reinstate bob" {
 		t.Errorf("lost records in the operational log: %q", got)
 	}
 }
