@@ -257,6 +257,7 @@ const (
 	fieldHead    = "head"
 	fieldError   = "error"
 	fieldPending = "pending"
+	fieldRecord  = "record"
 )
 
 // headLog decides when to copy the chain head into the operational log,

@@ -46,7 +46,7 @@ func newMetrics(reg prometheus.Registerer, queueLen func() float64) (*metrics, e
 	}
 	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "smgate_logs_queued_records",
-		Help: "Usage records waiting in the writer's queue.",
+		Help: "Usage records waiting to be written: in the writer's queue or, while the log cannot be written, kept for the retry.",
 	}, queueLen)
 	m.healthy.Set(1)
 	m.all = []prometheus.Collector{m.records, m.batches, m.failures, m.fsync, m.healthy, queue}

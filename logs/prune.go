@@ -354,7 +354,10 @@ func (o *PruneOptions) record(res *PruneResult, err error) error {
 		r.Outcome = OutcomeFailure
 		r.Message += "; stopped: " + err.Error()
 	}
-	if lerr := o.Writer.Log(r); lerr != nil {
+	// The files are gone whatever becomes of the record: while the log
+	// cannot be written (a full disk, when a prune is most needed) it is
+	// queued and written once it can, rather than refused and lost.
+	if lerr := o.Writer.LogAlways(r); lerr != nil {
 		return errors.Join(err, fmt.Errorf("prune: record: %w", lerr))
 	}
 	if ferr := o.Writer.Flush(); ferr != nil {

@@ -270,3 +270,49 @@ func TestForcedPruneKeepsBreakInHeldDay(t *testing.T) {
 		t.Fatalf("Verify after the forced prune: %v; want the cut end of %s still seen", err, held)
 	}
 }
+
+// TestPruneRecordedAfterLogOutage: a prune that deletes day files while
+// the usage log cannot be written (serve's daily prune on a full disk)
+// has deleted them whatever becomes of its record: the record is queued,
+// not refused and lost, and written once the log can be written again.
+func TestPruneRecordedAfterLogOutage(t *testing.T) {
+	l := newTestLog(t)
+	tenDays(t, l)
+	w := l.open(t)
+	day11 := day1.AddDate(0, 0, 10)
+	l.clock.Set(day11)
+	if err := os.Mkdir(l.path(day11), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Log(&Record{ID: "d11-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	res, err := Prune(PruneOptions{Dir: l.dir, StateDir: l.state, RetentionDays: 3,
+		Now: l.clock.Now, Writer: w, By: "ops"})
+	if err == nil {
+		t.Error("Prune reported its record written during the outage")
+	}
+	if len(res.Deleted) == 0 {
+		t.Fatalf("Prune deleted nothing: %+v, %v", res, err)
+	}
+	remove(t, l.path(day11))
+	if err := w.Flush(); err != nil {
+		t.Fatalf("Flush once the log can be written: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range l.records(t) {
+		if r.Action == ActionPrune {
+			got = append(got, r.Message)
+		}
+	}
+	if len(got) != 1 || !strings.Contains(got[0], res.Deleted[0]) {
+		t.Errorf("prune records %q; want the one that deleted %v", got, res.Deleted)
+	}
+	l.mustVerify(t)
+}

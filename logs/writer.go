@@ -94,6 +94,11 @@ type Writer struct {
 	lock   *os.File
 	st     state // owned by the writer goroutine once it runs
 	err    error // set by the writer goroutine before done closes
+
+	// held counts the records the writer goroutine took from q and has
+	// not written: during an outage they wait there, not in q, and
+	// smgate_logs_queued_records counts them too.
+	held atomic.Int64
 }
 
 // item is a record or, when r is nil, a Flush waiting for what is before
@@ -116,14 +121,20 @@ type state struct {
 	day        int   // yyyymmdd of the current day file, 0 before the first
 	size       int64 // bytes of the day file known written and fsynced
 	lines      int64 // lines of the day file known written and fsynced
-	records    int64 // records since genesis, as far as the writer knows
-	buf        []byte
-	pending    []item
-	ckptDue    bool // records committed since the last checkpoint
-	ckpt       *ckptFile
-	head       headLog
-	backoff    time.Duration
-	async      *asyncSync // nil when the kernel cannot fsync asynchronously
+	// headDay and headLines place the last record written (st.last):
+	// the checkpoint names them, not the day file open for appending,
+	// which after a batch that failed past midnight is a new file with
+	// no record of the chain yet. headDay is 0 before the first.
+	headDay   int
+	headLines int64
+	records   int64 // records since genesis, as far as the writer knows
+	buf       []byte
+	pending   []item
+	ckptDue   bool // records committed since the last checkpoint
+	ckpt      *ckptFile
+	head      headLog
+	backoff   time.Duration
+	async     *asyncSync // nil when the kernel cannot fsync asynchronously
 }
 
 // Open recovers the log in o.Dir (see recoverLog), starts the writer
@@ -141,7 +152,7 @@ func Open(o Options) (*Writer, error) {
 	}
 	w := &Writer{o: o, q: make(chan item, o.QueueSize), nudge: make(chan struct{}, 1),
 		done: make(chan struct{}), lock: lock}
-	if w.m, err = newMetrics(o.Registerer, func() float64 { return float64(len(w.q)) }); err != nil {
+	if w.m, err = newMetrics(o.Registerer, func() float64 { return float64(len(w.q)) + float64(w.held.Load()) }); err != nil {
 		_ = lock.Close()
 		return nil, err
 	}
@@ -161,6 +172,9 @@ func Open(o Options) (*Writer, error) {
 	w.st = state{last: rec.head, day: rec.day, size: rec.size,
 		lines: rec.lines, records: rec.records, ckpt: ckpt, async: newAsyncSync(), head: headLog{every: o.HeadEvery,
 			interval: o.HeadInterval, at: o.Now(), records: rec.records}}
+	if rec.lines > 0 {
+		w.st.headDay, w.st.headLines = rec.day, rec.lines
+	}
 	w.st.ckpt.fsync = w.sync // the checkpoint's fsync, too, waits without holding a P
 	go w.run()
 	if err := w.logRepairs(rec.repairs); err != nil {
@@ -247,7 +261,7 @@ func (w *Writer) Log(r *Record) error {
 
 // LogAlways is Log for the few records of changes that are in force
 // whether or not the log can be written (a suspension, a reinstatement, a
-// reload): while the writer is failing it queues r all the same, so that
+// reload, a prune): while the writer is failing it queues r all the same, so that
 // r is written in its place in the chain once the disk is writable again
 // rather than lost. It fails only when the writer is closed; Flush tells
 // whether r is written yet. Front doors use Log, which refuses records
@@ -476,6 +490,7 @@ func (w *Writer) answer(n int, done, failed error) {
 	}
 	clear(st.pending[len(kept):])
 	st.pending = kept
+	w.held.Store(int64(len(kept)))
 }
 
 func (w *Writer) fail(err error, retry *time.Timer) {
@@ -574,6 +589,7 @@ func (w *Writer) writeSegment(p []item, day int) error {
 	st.last = sum
 	st.size += int64(len(buf))
 	st.lines += count
+	st.headDay, st.headLines = day, st.lines
 	st.records += count
 	st.ckptDue = true
 	w.m.records.Add(float64(count))
@@ -688,10 +704,10 @@ func (w *Writer) adopt(f *os.File, day int) error {
 // operational log when due.
 func (w *Writer) checkpoint() error {
 	st := &w.st
-	if st.day == 0 {
+	if st.headDay == 0 {
 		return nil
 	}
-	c := &Checkpoint{File: dayFileName(st.day), Lines: st.lines, Records: st.records,
+	c := &Checkpoint{File: dayFileName(st.headDay), Lines: st.headLines, Records: st.records,
 		Head: st.last.String(), Time: w.o.Now().UTC()}
 	if err := st.ckpt.write(c, c.Time, false); err != nil {
 		return err
@@ -726,16 +742,45 @@ func (w *Writer) finish() error {
 		st.async = nil
 	}
 	if len(st.pending) > 0 || st.ckptDue {
+		w.logLost()
 		return fmt.Errorf("close usage log: %d records not written: %w", len(st.pending), w.Healthy())
 	}
 	if err != nil {
 		return fmt.Errorf("close usage log: %w", err)
 	}
-	if st.day != 0 {
-		logHead(w.o.Logger, &Checkpoint{File: dayFileName(st.day), Lines: st.lines,
+	if st.headDay != 0 {
+		logHead(w.o.Logger, &Checkpoint{File: dayFileName(st.headDay), Lines: st.headLines,
 			Records: st.records, Head: st.last.String()})
 	}
 	return nil
+}
+
+// logLost copies each record still unwritten when the writer closes into
+// the operational log, in chain order, as an error: the usage log will
+// not hold it (a suspension ordered during a disk outage, say, is in
+// force but its record is gone with the process), and an operator must be
+// able to tell which records were lost, not only how many. A change's
+// record (suspend, reinstate, reload, prune, hold, repair) is copied
+// whole; of a request's or a DNS query's, which name users and the pages
+// they asked for, only its time, id and action, since the operational
+// log is not kept and read like the usage log.
+func (w *Writer) logLost() {
+	for _, it := range w.st.pending {
+		if it.b == nil {
+			continue
+		}
+		line := bytes.TrimSuffix(*it.b, []byte("\n"))
+		e := w.o.Logger.Error()
+		switch r, err := DecodeRecord(line); {
+		case err != nil:
+			e = e.RawJSON(fieldRecord, line)
+		case r.Action == ActionHTTPRequest || r.Action == ActionConnect || r.Action == ActionDNSQuery:
+			e = e.Str(KeyTimestamp, r.Time.UTC().Format(timestampFmt)).Str(KeyID, r.ID).Str(KeyAction, r.Action)
+		default:
+			e = e.RawJSON(fieldRecord, line)
+		}
+		e.Msg("usage record lost: not written before the usage log closed")
+	}
 }
 
 const dayLayout = "2006-01-02"

@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -610,4 +611,174 @@ func TestWriterRefusesUnchainedLine(t *testing.T) {
 		t.Errorf("day file: %q", lines)
 	}
 	l.mustVerify(t)
+}
+
+// TestWriterCheckpointAfterFailurePastMidnight: a batch that writes the
+// last records of one day and then fails in the next day's new file (a
+// disk that filled up around midnight) must checkpoint where its last
+// record is, in the first day's file. A checkpoint naming the new, empty
+// file made verify report the chain rewritten and Open refuse the log
+// once the gateway stopped.
+func TestWriterCheckpointAfterFailurePastMidnight(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	l := newTestLog(t)
+	w := l.open(t)
+	if err := w.Log(&Record{ID: "d1-a"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	day2 := day1.AddDate(0, 0, 1)
+	if err := os.Symlink("/dev/full", l.path(day2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.LogAlways(&Record{ID: "d1-b", Action: ActionSuspend, Time: day1.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.LogAlways(&Record{ID: "d2-a", Action: ActionReinstate, Time: day2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with a full day file")
+	}
+	c, err := ReadCheckpoint(l.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := DayFileName(day1); c.File != want || c.Lines != 2 || c.Records != 2 {
+		t.Errorf("checkpoint %+v, want %s with 2 lines and 2 records", c, want)
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close reported no records lost")
+	}
+	// What a full disk leaves: the new day's file, empty.
+	remove(t, l.path(day2))
+	if err := os.WriteFile(l.path(day2), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if res := l.mustVerify(t); res.Records != 2 {
+		t.Errorf("Verify %+v, want 2 records", res)
+	}
+	w = l.open(t)
+	if err := w.Log(&Record{ID: "d2-b", Time: day2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.recordIDs(t); got != "d1-a,d1-b,d2-b" {
+		t.Errorf("records %s, want d1-a,d1-b,d2-b", got)
+	}
+	l.mustVerify(t)
+}
+
+// TestWriterCloseNamesLostRecords: records still queued when the writer
+// closes during an outage are lost; Close says how many and the
+// operational log holds each one whole, so that an operator knows which
+// changes were made without a record.
+func TestWriterCloseNamesLostRecords(t *testing.T) {
+	l := newTestLog(t)
+	var oplog syncBuffer
+	w := l.open(t, func(o *Options) { o.Logger = zerologTo(&oplog) })
+	day2 := day1.AddDate(0, 0, 1)
+	l.clock.Set(day2)
+	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	// A request accepted just before the disk filled, then two changes.
+	if err := w.Log(&Record{ID: "q1", Action: ActionHTTPRequest, User: "jsmith", Path: "/secret-page"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	if err := w.LogAlways(&Record{ID: "s1", Action: ActionSuspend, Target: "agency:DOT", By: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.LogAlways(&Record{ID: "r1", Action: ActionReinstate, Target: "agency:DOT", By: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	err := w.Close()
+	if err == nil || !strings.Contains(err.Error(), "3 records not written") {
+		t.Fatalf("Close: %v, want 3 records not written", err)
+	}
+	if strings.Contains(oplog.String(), "jsmith") || strings.Contains(oplog.String(), "secret-page") {
+		t.Errorf("a lost request's user or path is in the operational log:\n%s", oplog.String())
+	}
+	var lost []string
+	for _, line := range strings.Split(strings.TrimSpace(oplog.String()), "\n") {
+		var m struct {
+			Msg    string          `json:"message"`
+			Record json.RawMessage `json:"record"`
+			ID     string          `json:"event.id"`
+			Action string          `json:"event.action"`
+		}
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("operational log line %q: %v", line, err)
+		}
+		if !strings.HasPrefix(m.Msg, "usage record lost") {
+			continue
+		}
+		if m.Record == nil {
+			lost = append(lost, m.ID+" "+m.Action)
+			continue
+		}
+		r, err := DecodeRecord(m.Record)
+		if err != nil {
+			t.Fatalf("lost record %s: %v", m.Record, err)
+		}
+		lost = append(lost, r.ID+" "+r.Action+" "+r.By)
+	}
+	if got := strings.Join(lost, ", "); got != "q1 http_request, s1 suspend alice, r1 reinstate bob" {
+		t.Errorf("lost records in the operational log: %q", got)
+	}
+}
+
+// TestWriterQueuedRecordsCountsHeld: while the log cannot be written the
+// records the writer keeps for the retry are counted by
+// smgate_logs_queued_records, which read 0 with suspensions waiting.
+func TestWriterQueuedRecordsCountsHeld(t *testing.T) {
+	l := newTestLog(t)
+	reg := prometheus.NewRegistry()
+	w := l.open(t, func(o *Options) { o.Registerer = reg })
+	queued := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "smgate_logs_queued_records" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no smgate_logs_queued_records")
+		return 0
+	}
+	day2 := day1.AddDate(0, 0, 1)
+	l.clock.Set(day2)
+	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"s1", "r1"} {
+		if err := w.LogAlways(&Record{ID: id, Action: ActionSuspend}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err == nil {
+		t.Fatal("Flush succeeded with an unwritable day file")
+	}
+	if v := queued(); v != 2 {
+		t.Errorf("smgate_logs_queued_records = %v during the outage, want 2", v)
+	}
+	remove(t, l.path(day2))
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if v := queued(); v != 0 {
+		t.Errorf("smgate_logs_queued_records = %v once written, want 0", v)
+	}
 }

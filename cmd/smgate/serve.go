@@ -69,8 +69,10 @@ func serve(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<-
 }
 
 // serveWith is serve; acceptMismatch opens a usage log that does not match
-// its checkpoint, recording what was found.
-func serveWith(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<- *gateway, acceptMismatch bool) error {
+// its checkpoint, recording what was found. Usage records that could not
+// be written before the log closed make it fail, after the rest of the
+// shutdown: the exit status says that records were lost.
+func serveWith(ctx context.Context, cfgPath string, log zerolog.Logger, ready chan<- *gateway, acceptMismatch bool) (err error) {
 	engine, err := allowlist.NewEngine(cfgPath, allowlist.EngineOptions{Logger: log})
 	if err != nil {
 		return err
@@ -86,8 +88,11 @@ func serveWith(ctx context.Context, cfgPath string, log zerolog.Logger, ready ch
 		return err
 	}
 	defer func() {
-		if err := w.Close(); err != nil {
-			log.Error().Err(err).Msg("closing the usage log")
+		if cerr := w.Close(); cerr != nil {
+			log.Error().Err(cerr).Msg("closing the usage log")
+			if err == nil {
+				err = cerr
+			}
 		}
 	}()
 	geo, err := geoip.Open(cfg.GeoIP.CountryDB, cfg.GeoIP.ASNDB)

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/smgate/smgate/logs"
 )
@@ -102,5 +107,56 @@ func TestChangeRecordedAfterLogOutage(t *testing.T) {
 	}
 	if _, err := logs.Verify(logs.VerifyOptions{Dir: o.Dir, StateDir: o.StateDir}); err != nil {
 		t.Errorf("verify: %v", err)
+	}
+}
+
+// TestServeStopReportsLostRecords: a gateway stopped while its usage log
+// cannot be written loses the records still queued. serve then fails (the
+// exit status says so, not only a line of the operational log) and the
+// operational log holds each lost record whole, so that the suspension
+// made during the outage is known even though the usage log lacks it.
+func TestServeStopReportsLostRecords(t *testing.T) {
+	checkGoroutines(t, false)
+	path := adminConfig(t, true)
+	// A directory where today's day file (and tomorrow's, should the test
+	// cross midnight) belongs: no write reaches the usage log.
+	logDir := filepath.Join(filepath.Dir(path), "var", "logs")
+	now := time.Now()
+	for _, d := range []time.Time{now, now.AddDate(0, 0, 1)} {
+		if err := os.MkdirAll(filepath.Join(logDir, logs.DayFileName(d)), 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
+	oplog := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan *gateway, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, path, zerolog.New(oplog), ready) }()
+	var g *gateway
+	select {
+	case g = <-ready:
+	case err := <-done:
+		t.Fatalf("serve stopped before it was ready: %v", err)
+	}
+	code, body := apiCall(t, g, http.MethodPost, "/api/v1/agencies/DOT/suspend", testToken, `{"reason":"during the outage","by":"alice"}`)
+	if code != http.StatusInternalServerError || !strings.Contains(body, "queued") {
+		t.Fatalf("suspend while the log is broken: %d %s; want 500 saying the record is queued", code, body)
+	}
+	cancel()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "records not written") {
+		t.Errorf("serve after losing queued records: %v; want an error saying so", err)
+	}
+	var lost []string
+	for _, l := range oplog.lines(t) {
+		if msg, _ := l["message"].(string); !strings.HasPrefix(msg, "usage record lost") {
+			continue
+		}
+		r, _ := l["record"].(map[string]any)
+		lost = append(lost, fmt.Sprintf("%v %v %v", r[logs.KeyAction], r[logs.KeyTarget], r[logs.KeyBy]))
+	}
+	if !slices.Contains(lost, "suspend agency:DOT alice") {
+		t.Errorf("lost records in the operational log: %q; want the suspension", lost)
 	}
 }
