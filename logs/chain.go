@@ -8,8 +8,10 @@ package logs
 //	H(x) = SHA-256(x)                 when key is empty
 //	H(x) = HMAC-SHA-256(key, x)       otherwise
 //
-// Let body_i be AppendRecord(record_i): the canonical JSON object of record
-// i without the chain field. Records are numbered across all day files in
+// Let body_i be the line of record i as stored, without the chain field:
+// AppendRecord(record_i), the canonical JSON object of the record, for
+// every line this version writes (earlier versions wrote @timestamp with
+// fewer fractional digits; a verifier hashes the bytes as stored). Records are numbered across all day files in
 // date order, then line order. Then
 //
 //	c_0 = 32 zero bytes               (genesis)

@@ -58,7 +58,9 @@ const (
 // of the Key constants, zero values omitted, without the chain field and
 // without a newline, and returns the extended slice. It does not allocate
 // when dst has room. The output is the canonical form that the chain hashes:
-// DecodeRecord of it and AppendRecord again give the same bytes.
+// DecodeRecord of it and AppendRecord again give the same bytes. (Lines of
+// versions that wrote @timestamp with fewer fractional digits do not
+// re-encode to themselves: the chain hashes each line as stored.)
 func AppendRecord(dst []byte, r *Record) []byte {
 	dst = append(dst, '{')
 	n := len(dst)

@@ -125,7 +125,7 @@ func (a *admin) reload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, err := reload(a.g, orDefault(req.By, defaultAPIBy))
-	a.flush()
+	ferr := a.flush()
 	if err != nil {
 		writeJSON(w, http.StatusUnprocessableEntity, errorBody{
 			Error:      "reload failed: the last good policy stays in force",
@@ -134,7 +134,11 @@ func (a *admin) reload(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
-	writeJSON(w, http.StatusOK, reloadBody{Generation: l.Snapshot.Gen(), Warnings: problemText(l.Warnings)})
+	warns := problemText(l.Warnings)
+	if ferr != nil {
+		warns = append(warns, "the reload's usage record is not written yet: it is queued and written once the usage log can be written again ("+ferr.Error()+")")
+	}
+	writeJSON(w, http.StatusOK, reloadBody{Generation: l.Snapshot.Gen(), Warnings: warns})
 }
 
 // suspend suspends {scope}/{id}. The engine persists the suspension before
@@ -261,12 +265,14 @@ func (a *admin) recordChange(w http.ResponseWriter, action string, s allowlist.S
 	writeJSON(w, http.StatusOK, body)
 }
 
-// flush makes the records written so far durable; a failure is logged by
-// the writer and shows in readiness.
-func (a *admin) flush() {
+// flush makes the records written so far durable and returns the
+// writer's error; a failure is logged by the writer and shows in
+// readiness.
+func (a *admin) flush() error {
 	if a.g.writer != nil {
-		_ = a.g.writer.Flush()
+		return a.g.writer.Flush()
 	}
+	return nil
 }
 
 // target parses {scope} and {id} of the path, answering 404 for a scope
