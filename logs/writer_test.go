@@ -327,11 +327,7 @@ func TestWriterDiskFailure(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	day2 := day1.AddDate(0, 0, 1)
-	l.clock.Set(day2)
-	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
-		t.Fatal(err)
-	}
+	day2 := l.breakNextDay(t)
 	if err := w.Log(&Record{ID: "queued"}); err != nil {
 		t.Fatal(err)
 	}
@@ -377,11 +373,7 @@ func TestWriterDiskFailure(t *testing.T) {
 func TestWriterLogAlwaysWhileFailing(t *testing.T) {
 	l := newTestLog(t)
 	w := l.open(t)
-	day2 := day1.AddDate(0, 0, 1)
-	l.clock.Set(day2)
-	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
-		t.Fatal(err)
-	}
+	day2 := l.breakNextDay(t)
 	if err := w.Log(&Record{ID: "queued"}); err != nil {
 		t.Fatal(err)
 	}
@@ -683,11 +675,7 @@ func TestWriterCloseNamesLostRecords(t *testing.T) {
 	l := newTestLog(t)
 	var oplog syncBuffer
 	w := l.open(t, func(o *Options) { o.Logger = zerologTo(&oplog) })
-	day2 := day1.AddDate(0, 0, 1)
-	l.clock.Set(day2)
-	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
-		t.Fatal(err)
-	}
+	l.breakNextDay(t)
 	// A request accepted just before the disk filled, then two changes.
 	if err := w.Log(&Record{ID: "q1", Action: ActionHTTPRequest, User: "jsmith", Path: "/secret-page"}); err != nil {
 		t.Fatal(err)
@@ -758,11 +746,7 @@ func TestWriterQueuedRecordsCountsHeld(t *testing.T) {
 		t.Fatal("no smgate_logs_queued_records")
 		return 0
 	}
-	day2 := day1.AddDate(0, 0, 1)
-	l.clock.Set(day2)
-	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
-		t.Fatal(err)
-	}
+	day2 := l.breakNextDay(t)
 	for _, id := range []string{"s1", "r1"} {
 		if err := w.LogAlways(&Record{ID: id, Action: ActionSuspend}); err != nil {
 			t.Fatal(err)
@@ -781,4 +765,17 @@ func TestWriterQueuedRecordsCountsHeld(t *testing.T) {
 	if v := queued(); v != 0 {
 		t.Errorf("smgate_logs_queued_records = %v once written, want 0", v)
 	}
+}
+
+// breakNextDay moves the clock to the day after day1 and makes that day's
+// file impossible to create (a directory at its path stops root too), so
+// that the next batch fails; it returns the day.
+func (l *testLog) breakNextDay(t *testing.T) time.Time {
+	t.Helper()
+	day2 := day1.AddDate(0, 0, 1)
+	l.clock.Set(day2)
+	if err := os.Mkdir(l.path(day2), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	return day2
 }
