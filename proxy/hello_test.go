@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -499,5 +500,43 @@ func TestTunnelClientEndsDuringHello(t *testing.T) {
 		if r.Reason == string(allowlist.ReasonBypass) {
 			t.Errorf("bypass recorded for a hello never finished: %+v", r)
 		}
+	}
+}
+
+// TestSilentTunnelsHoldNoBuffer: while a tunnel waits for its client's
+// first bytes it holds no copy buffer (64 KiB each), so tunnels whose
+// clients wait for the server, or never speak, cost the gateway little.
+func TestSilentTunnelsHoldNoBuffer(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // a server that says nothing either
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC() // the second empties sync.Pools
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	const n = 100
+	for range n {
+		conn, _ := e.connectTo(t, "example.com:"+portOf(ln.Addr().String()), "", "")
+		defer conn.Close()
+	}
+	waitFor(t, "the tunnels to open", func() bool { return testutil.ToFloat64(e.srv.m.tunnels) == n })
+	if per := (int64(heap()) - int64(before)) / n; per > 32<<10 {
+		t.Errorf("each silent tunnel holds %d bytes of heap", per)
 	}
 }

@@ -82,12 +82,11 @@ func (s *Server) helloFirst(f *flow, authz string, c, up net.Conn, br *bufio.Rea
 	if n := br.Buffered(); n > 0 {
 		first, _ = br.Peek(n)
 	} else {
-		bp := copyBufs.Get().(*[]byte)
-		defer copyBufs.Put(bp)
-		n, _ := c.Read(*bp)
-		if n == 0 {
+		bp, n := firstRead(c)
+		if bp == nil {
 			return true // the copy reads again and meets the same end
 		}
+		defer copyBufs.Put(bp)
 		first = (*bp)[:n]
 	}
 	if first[0] == recordTypeHandshake || first[0] == recordTypeAlert {
@@ -100,6 +99,24 @@ func (s *Server) helloFirst(f *flow, authz string, c, up net.Conn, br *bufio.Rea
 	m, err := up.Write(first)
 	f.srcBytes += int64(m)
 	return err == nil
+}
+
+// firstRead waits for the client's first bytes and returns them in a
+// pooled buffer, or nil at its end of stream or an error. Like the copy,
+// it takes the buffer only once bytes are there (see rawReader): a tunnel
+// whose client waits for the server, or never speaks, holds none.
+func firstRead(c net.Conn) (*[]byte, int) {
+	if rc := rawConnOf(c); rc != nil {
+		bp, n, _ := newRawReader(c, rc).read()
+		return bp, n
+	}
+	bp := copyBufs.Get().(*[]byte)
+	n, _ := c.Read(*bp)
+	if n == 0 {
+		copyBufs.Put(bp)
+		return nil, 0
+	}
+	return bp, n
 }
 
 // tunnelIdle is how long the open half of a half-closed tunnel may stay
