@@ -62,7 +62,9 @@ func (h Hold) Covers(t time.Time) bool {
 }
 
 // Record returns the usage record of an action on the hold ("add" or
-// "release") by whom.
+// "release") by whom. A hold of one agency names it in organization.id,
+// as a suspension of an agency does, so that searching an agency's
+// records finds its holds.
 func (h Hold) Record(action, by string) *Record {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s hold %s: %s", action, h.ID, h.Reason)
@@ -74,7 +76,7 @@ func (h Hold) Record(action, by string) *Record {
 	}
 	fmt.Fprintf(&b, "; days %s", h.span())
 	return &Record{Action: ActionHold, Outcome: OutcomeSuccess, Message: b.String(),
-		By: by, Target: "hold:" + h.ID}
+		By: by, Target: "hold:" + h.ID, Agency: h.Agency}
 }
 
 // Days renders the days held: "2025-01-01 to 2025-03-31",

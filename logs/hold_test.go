@@ -105,7 +105,7 @@ func TestHoldStoreCorrupt(t *testing.T) {
 func TestHoldRecord(t *testing.T) {
 	h := Hold{ID: "lit-1", Reason: "case 42", Agency: "DCF", User: "jdoe", From: mustDate("2025-01-01")}
 	r := h.Record("add", "counsel")
-	if r.Action != ActionHold || r.Target != "hold:lit-1" || r.By != "counsel" ||
+	if r.Action != ActionHold || r.Target != "hold:lit-1" || r.By != "counsel" || r.Agency != "DCF" ||
 		!strings.Contains(r.Message, "add hold lit-1: case 42; agency DCF; user jdoe; days 2025-01-01 on (open-ended)") {
 		t.Errorf("record %+v", r)
 	}
