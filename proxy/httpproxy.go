@@ -82,7 +82,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 		p := gatewayPage(http.StatusBadRequest, "", explainBadRequest, f.id, snap.Config().Gateway.Name, f.start)
 		return r, p.response(r, wantsHTML(r.Header.Get("Accept")))
 	}
-	f.path = r.URL.Path
+	f.path = recordPath(r.URL.Path)
 	f.req.Host, f.req.Port, f.req.Path = name, port, r.URL.Path
 	f.req.Action = allowlist.ActionFor(r.Method, r.Header.Get("Content-Type"))
 	s.addrPlatform(&f.req, ip, f.start)
@@ -479,4 +479,29 @@ type printfLogger struct{ log zerolog.Logger }
 
 func (p printfLogger) Printf(format string, v ...any) {
 	p.log.Debug().Msgf(format, v...)
+}
+
+// recordPath returns path as url.path records it: without the parameters
+// of its segments (";jsessionid=..."), which carry session tokens, as
+// cookies and query strings do, and records hold none of those. A path
+// without ';' is returned as it is.
+func recordPath(path string) string {
+	if strings.IndexByte(path, ';') < 0 {
+		return path
+	}
+	var b strings.Builder
+	for path != "" {
+		i := strings.IndexByte(path, ';')
+		if i < 0 {
+			b.WriteString(path)
+			break
+		}
+		b.WriteString(path[:i])
+		j := strings.IndexByte(path[i:], '/')
+		if j < 0 {
+			break
+		}
+		path = path[i+j:]
+	}
+	return b.String()
 }
