@@ -42,17 +42,32 @@ const (
 	KeyBy        = "smgate.by"
 	KeyTarget    = "smgate.target"
 	KeyChain     = "smgate.chain"
-	// timestampFmt writes @timestamp with all nine digits of its
-	// fraction, so that every line's time has one width (a SIEM's fixed
-	// time format reads it; time.RFC3339Nano drops trailing zeros, and
-	// the fraction with them when it is zero). Lines of earlier versions
-	// have the short form: timestampParse reads both, and the chain
-	// hashes the line as written.
-	timestampFmt   = "2006-01-02T15:04:05.000000000Z07:00"
+	// timestampParse reads @timestamp as appendTimestamp writes it and as
+	// earlier versions did (time.RFC3339Nano, without trailing zeros).
 	timestampParse = time.RFC3339Nano
 	hexDigits      = "0123456789abcdef"
 	replacementStr = "\ufffd"
 )
+
+// appendTimestamp appends t in UTC as RFC 3339 with all nine digits of
+// its fraction, so that every line's time has one width (a SIEM's fixed
+// time format reads it; time.RFC3339Nano drops trailing zeros, and the
+// fraction with them when it is zero). Lines of earlier versions have the
+// short form: timestampParse reads both, and the chain hashes each line as
+// written. It formats the seconds with time's RFC 3339 fast path and the
+// fraction itself: a layout with a fixed fraction takes time's general
+// formatter, a quarter slower over a whole record.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	dst = t.AppendFormat(dst, time.RFC3339) // ends in 'Z'
+	dst = append(dst[:len(dst)-1], ".000000000Z"...)
+	ns := t.Nanosecond()
+	for i := len(dst) - 2; ns > 0; i-- {
+		dst[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	return dst
+}
 
 // AppendRecord appends r to dst as one flat JSON object, keys in the order
 // of the Key constants, zero values omitted, without the chain field and
@@ -67,7 +82,7 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	if !r.Time.IsZero() {
 		dst = appendKey(dst, n, KeyTimestamp)
 		dst = append(dst, '"')
-		dst = r.Time.UTC().AppendFormat(dst, timestampFmt)
+		dst = appendTimestamp(dst, r.Time)
 		dst = append(dst, '"')
 	}
 	dst = appendStr(dst, n, KeyID, r.ID)

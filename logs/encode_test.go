@@ -279,10 +279,12 @@ func TestTimestampWidth(t *testing.T) {
 		time.Date(2026, 11, 23, 14, 5, 9, 0, time.UTC),
 		time.Date(2026, 11, 23, 14, 5, 9, 120000000, time.UTC),
 		time.Date(2026, 11, 23, 14, 5, 9, 123456789, time.UTC),
+		time.Date(2026, 11, 23, 14, 5, 9, 1, time.UTC),
+		time.Date(2026, 11, 23, 14, 5, 9, 100, time.UTC),
 	} {
 		got := string(AppendRecord(nil, &Record{Time: ts}))
-		if len(got) != len(`{"@timestamp":"2026-11-23T14:05:09.000000000Z"}`) {
-			t.Errorf("%v written as %s", ts, got)
+		if want := `{"@timestamp":"` + ts.Format("2006-01-02T15:04:05.000000000Z07:00") + `"}`; got != want {
+			t.Errorf("%v written as %s, want %s", ts, got, want)
 		}
 	}
 	for _, line := range []string{`{"@timestamp":"2026-11-23T14:05:09Z"}`, `{"@timestamp":"2026-11-23T14:05:09.12Z"}`} {

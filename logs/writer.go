@@ -775,7 +775,7 @@ func (w *Writer) logLost() {
 		case err != nil:
 			e = e.RawJSON(fieldRecord, line)
 		case r.Action == ActionHTTPRequest || r.Action == ActionConnect || r.Action == ActionDNSQuery:
-			e = e.Str(KeyTimestamp, r.Time.UTC().Format(timestampFmt)).Str(KeyID, r.ID).Str(KeyAction, r.Action)
+			e = e.Str(KeyTimestamp, string(appendTimestamp(nil, r.Time))).Str(KeyID, r.ID).Str(KeyAction, r.Action)
 		default:
 			e = e.RawJSON(fieldRecord, line)
 		}
