@@ -36,7 +36,7 @@ func newAdminClient(cfgPath string) (*adminClient, error) {
 		return nil, err
 	}
 	if cfg.Admin.TokenFile == "" {
-		return nil, fmt.Errorf("admin.token_file is not set in %s: the admin API is disabled", cfgPath)
+		return nil, fmt.Errorf("admin.token_file is not set in %s: the admin API is disabled; give --config (or $SMGATE_CONFIG) the file the running gateway was started with", cfgPath)
 	}
 	b, err := os.ReadFile(cfg.Admin.TokenFile)
 	if err != nil {

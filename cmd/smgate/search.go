@@ -201,13 +201,18 @@ func (f *searchFlags) warnUnknown(e *env) {
 }
 
 // nearestReason returns the reason code nearest to v: the same but for
-// case, else the one within a few edits (a letter or a hyphen missed,
+// case or without its "blocked-"/"allowed-" prefix, else the one within a few edits (a letter or a hyphen missed,
 // doubled or swapped), the closest first.
 func nearestReason(v string) (allowlist.Reason, bool) {
 	const maxEdits = 3
 	best, bestD := allowlist.Reason(""), maxEdits+1
 	for _, r := range allowlist.Reasons {
 		if strings.EqualFold(string(r), v) {
+			return r, true
+		}
+		// The code without its outcome prefix ("no-grant"): the table
+		// and the block page are read that way.
+		if pre, rest, _ := strings.Cut(string(r), "-"); (pre == "blocked" || pre == "allowed") && strings.EqualFold(rest, v) {
 			return r, true
 		}
 		if d := editDistance(strings.ToLower(v), string(r)); d < bestD {

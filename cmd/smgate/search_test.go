@@ -395,6 +395,8 @@ func TestLogsSearchWarnsUnknownFilter(t *testing.T) {
 		{"unverified account grants", []string{"--account", "unverified"}, "", ""},
 		{"reason missing a hyphen", []string{"--reason", "blocked-nogrant"}, `warning: no reason code "blocked-nogrant" (did you mean "blocked-no-grant"?)`, ""},
 		{"reason in another case", []string{"--reason", "Blocked-No-Grant"}, `warning: no reason code "Blocked-No-Grant" (did you mean "blocked-no-grant"?)`, ""},
+		{"reason without its prefix", []string{"--reason", "no-grant"}, `warning: no reason code "no-grant" (did you mean "blocked-no-grant"?)`, ""},
+		{"reason without its prefix, other case", []string{"--reason", "Agency-Suspended"}, `warning: no reason code "Agency-Suspended" (did you mean "blocked-agency-suspended"?)`, ""},
 		{"reason far from any", []string{"--reason", "denied"}, `warning: no reason code "denied"` + "\n", ""},
 		{"known reason", []string{"--reason", "blocked-no-grant"}, "", "s2"},
 	}

@@ -114,7 +114,7 @@ func TestCLIErrors(t *testing.T) {
 		{"bad flag", []string{"reinstate", "DOT", "--nope", "x", "--config", cli}, 2, "flag provided but not defined"},
 		{"gateway down", []string{"suspend", "DOT", "--reason", "x", "--config", down}, 1, "cannot reach the admin API at http://" + closed + ": is smgate serve running?"},
 		{"wrong token", []string{"suspend", "DOT", "--reason", "x", "--config", wrongTok}, 1, "refused the token in " + tokPath},
-		{"no token file", []string{"reinstate", "DOT", "--config", noTok}, 1, "admin.token_file is not set"},
+		{"no token file", []string{"reinstate", "DOT", "--config", noTok}, 1, "admin.token_file is not set in " + noTok + ": the admin API is disabled; give --config (or $SMGATE_CONFIG) the file the running gateway was started with"},
 		{"no config", []string{"reinstate", "DOT", "--config", filepath.Join(t.TempDir(), "none.toml")}, 1, "none.toml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
