@@ -229,22 +229,12 @@ func TestTunnelUnreadableHello(t *testing.T) {
 
 	// A server that greets first (SMTP, FTP): its banner reaches the
 	// client, which answers; not TLS, not inspected.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := serveOne(t, func(c net.Conn) {
 		_, _ = io.WriteString(c, "220 greetings\r\n")
 		line, _ := bufio.NewReader(c).ReadString('\n')
 		_, _ = io.WriteString(c, "250 "+line)
-	}()
-	resp, body, conn, br := e.raw("", "CONNECT example.com:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	})
+	resp, body, conn, br := e.raw("", "CONNECT example.com:"+portOf(addr)+" HTTP/1.1\r\nHost: example.com\r\n\r\n")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("CONNECT to the greeting server: %d %q", resp.StatusCode, body)
 	}
@@ -319,24 +309,14 @@ func TestTunnelServerNameDecidedOnCurrentPolicy(t *testing.T) {
 // every other block in report mode does.
 func TestTunnelUnreadableHelloReportMode(t *testing.T) {
 	e := newEnv(t, envConfig{mode: "report"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	bad := []byte{recordTypeHandshake, 3, 1, 0, 4, 9, 9, 9, 9}
 	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := serveOne(t, func(c net.Conn) {
 		b := make([]byte, len(bad))
 		_, _ = io.ReadFull(c, b)
 		got <- b
-	}()
-	resp, body, conn, _ := e.raw("", "CONNECT example.com:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.com\r\n\r\n")
+	})
+	resp, body, conn, _ := e.raw("", "CONNECT example.com:"+portOf(addr)+" HTTP/1.1\r\nHost: example.com\r\n\r\n")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
 	}
@@ -386,21 +366,11 @@ func TestTunnelServerNameReasonInEveryMode(t *testing.T) {
 func TestTunnelIdleAfterServerEndsDuringHello(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	s := e.sideServer(t, `idle_timeout = "300ms"`, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := serveOne(t, func(c net.Conn) {
 		_ = c.(*net.TCPConn).CloseWrite() // says nothing, reads on
 		_, _ = io.Copy(io.Discard, c)
-	}()
-	resp, body, conn, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	})
+	resp, body, conn, br := s.raw("", "CONNECT example.test:"+portOf(addr)+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("CONNECT: %d %q", resp.StatusCode, body)
 	}
@@ -539,4 +509,24 @@ func TestSilentTunnelsHoldNoBuffer(t *testing.T) {
 	if per := (int64(heap()) - int64(before)) / n; per > 32<<10 {
 		t.Errorf("each silent tunnel holds %d bytes of heap", per)
 	}
+}
+
+// serveOne accepts one connection on a loopback listener, hands it to
+// serve and closes it; it returns the listener's address.
+func serveOne(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		serve(c)
+	}()
+	return ln.Addr().String()
 }
