@@ -244,38 +244,33 @@ func InUse(stateDir string) (bool, error) {
 // the writer's when empty, waits while the queue is full, and returns an
 // error when the writer is closed or cannot write (Healthy's error). It
 // does not keep r.
-func (w *Writer) Log(r *Record) error {
+func (w *Writer) Log(r *Record) error { return w.log(r, false) }
+
+// LogAlways is Log for the few records of changes that are in force
+// whether or not the log can be written (a suspension, a reinstatement, a
+// reload, a prune): while the writer is failing it queues r all the same,
+// so that r is written in its place in the chain once the disk is
+// writable again rather than lost. It fails only when the writer is
+// closed; Flush tells whether r is written yet. Front doors use Log,
+// which refuses records while failing so that the queue does not grow.
+func (w *Writer) LogAlways(r *Record) error { return w.log(r, true) }
+
+// log is Log, or LogAlways when always.
+func (w *Writer) log(r *Record, always bool) error {
 	w.stamp(r)
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
 		return ErrClosed
 	}
-	if err := w.Healthy(); err != nil {
+	err := w.Healthy()
+	if err != nil && !always {
 		w.poke()
 		return err
 	}
 	w.enqueue(r)
-	return nil
-}
-
-// LogAlways is Log for the few records of changes that are in force
-// whether or not the log can be written (a suspension, a reinstatement, a
-// reload, a prune): while the writer is failing it queues r all the same, so that
-// r is written in its place in the chain once the disk is writable again
-// rather than lost. It fails only when the writer is closed; Flush tells
-// whether r is written yet. Front doors use Log, which refuses records
-// while failing so that the queue does not grow.
-func (w *Writer) LogAlways(r *Record) error {
-	w.stamp(r)
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	if w.closed {
-		return ErrClosed
-	}
-	w.enqueue(r)
-	if w.Healthy() != nil {
-		w.poke()
+	if err != nil {
+		w.poke() // a retry now takes r along
 	}
 	return nil
 }

@@ -170,12 +170,19 @@ func (a *admin) suspend(w http.ResponseWriter, r *http.Request) {
 // validReason answers 400 for a reason too long or with control
 // characters, and reports whether it is valid.
 func validReason(w http.ResponseWriter, reason string) bool {
+	return validText(w, "reason", reason, maxReasonLen, "write it on one line")
+}
+
+// validText answers 400 and returns false when the field's value v is
+// longer than max bytes or holds a control character (hint says what to
+// write instead).
+func validText(w http.ResponseWriter, field, v string, max int, hint string) bool {
 	switch {
-	case len(reason) > maxReasonLen:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"reason" is longer than %d bytes`, maxReasonLen))
+	case len(v) > max:
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"%s" is longer than %d bytes`, field, max))
 		return false
-	case hasControl(reason):
-		writeError(w, http.StatusBadRequest, `"reason" holds a control character (a newline, an escape): write it on one line`)
+	case hasControl(v):
+		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"%s" holds a control character (a newline, an escape): %s`, field, hint))
 		return false
 	}
 	return true
@@ -331,15 +338,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any, required bool) 
 // validBy answers 400 and returns false when by is too long or holds a
 // control character.
 func validBy(w http.ResponseWriter, by string) bool {
-	switch {
-	case len(by) > maxByLen:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf(`"by" is longer than %d bytes`, maxByLen))
-		return false
-	case hasControl(by):
-		writeError(w, http.StatusBadRequest, `"by" holds a control character (a newline, an escape): give a plain name`)
-		return false
-	}
-	return true
+	return validText(w, "by", by, maxByLen, "give a plain name")
 }
 
 // hasControl reports whether v holds a control character. Reasons and
