@@ -92,12 +92,7 @@ func readServerName(client net.Conn, first []byte, deadline time.Time) (string, 
 
 // helloTimeout bounds reading the rest of a ClientHello once its first
 // byte came: proxy.header_timeout, as for a request header.
-func (s *Server) helloTimeout() time.Duration {
-	if d := s.srv.ReadHeaderTimeout; d > 0 {
-		return d
-	}
-	return tlsHandshake
-}
+func (s *Server) helloTimeout() time.Duration { return s.headerTimeout() }
 
 // serverNamed decides a tunnel on the server name its ClientHello asks for
 // (name; err when crypto/tls could not read the hello) and reports whether
