@@ -48,3 +48,21 @@ func TestUnknownUserFloodHoldsNoMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(a)
 }
+
+// TestFailLimiterKeepsOnlyTheKey: a key cut from a longer string (a user
+// name from a whole credential with a long password) is kept on its own,
+// not with the string it came in.
+func TestFailLimiterKeepsOnlyTheKey(t *testing.T) {
+	l := newFailLimiter(failBurstUser, failEveryUser, failKeys)
+	const n, credLen = 1000, 32 << 10
+	before := heapInUse()
+	for i := range n {
+		cred := "user" + strconv.Itoa(i) + ":" + strings.Repeat("p", credLen)
+		user, _, _ := strings.Cut(cred, ":")
+		l.take(user, testNow)
+	}
+	if grown := int64(heapInUse()) - int64(before); grown > 4<<20 {
+		t.Errorf("%d short keys held %d KiB", n, grown>>10)
+	}
+	runtime.KeepAlive(l)
+}
