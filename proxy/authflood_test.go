@@ -66,3 +66,26 @@ func TestFailLimiterKeepsOnlyTheKey(t *testing.T) {
 	}
 	runtime.KeepAlive(l)
 }
+
+// TestLongUserNameLoggedShort: a failed sign-in is logged with the user
+// name tried cut short, so that a client cannot write tens of kilobytes
+// to the operational log with every request (a limited client's requests
+// are logged too).
+func TestLongUserNameLoggedShort(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	const n = failBurstIP + 5
+	for i := range n {
+		name := strings.Repeat("\x01", 30<<10) + strconv.Itoa(i)
+		resp, _, _, _ := e.raw("", e.request(wireCase{user: name, pass: "x", method: "GET", target: "http://facebook.com:{H}/"}))
+		if resp.StatusCode != 403 && resp.StatusCode != 429 {
+			t.Fatalf("attempt %d: got %d", i, resp.StatusCode)
+		}
+	}
+	log := e.oplog.String()
+	if lines := strings.Count(log, "proxy authentication failed"); lines != n {
+		t.Fatalf("%d failed sign-ins logged, want %d", lines, n)
+	}
+	if len(log) > n*2048 {
+		t.Errorf("%d failed sign-ins wrote %d KiB to the operational log", n, len(log)>>10)
+	}
+}
