@@ -68,3 +68,32 @@ func TestTunnelClientResetBeforeSending(t *testing.T) {
 		}
 	}
 }
+
+// TestTunnelClientResetDuringHello: a client that resets its tunnel in
+// the middle of its TLS client hello is gone, as one that closes it is:
+// the tunnel ends as it was decided, with no blocked-bypass in its record
+// and no warning (nothing of the hello reached the server).
+func TestTunnelClientResetDuringHello(t *testing.T) {
+	e := newEnv(t, envConfig{logNotSocial: true})
+	silent := silentOrigin(t)
+	s := e.sideServerEdit(t, func(c string) string {
+		return strings.Replace(c, "allowed_ports = [80, 443, ", "allowed_ports = [80, 443, "+silent+", ", 1)
+	}, nil)
+	resp, _, c, _ := s.raw("", "CONNECT example.test:"+silent+" HTTP/1.1\r\nHost: example.test:"+silent+"\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d", resp.StatusCode)
+	}
+	id := resp.Header.Get(headerRequestID)
+	if _, err := c.Write([]byte{recordTypeHandshake, 3, 1, 0, 200, 1}); err != nil { // a hello cut short
+		t.Fatal(err)
+	}
+	_ = c.(*net.TCPConn).SetLinger(0)
+	c.Close()
+	r := e.sink.wait(t, byID(id))
+	if r.Reason != "allowed-not-social" || strings.Contains(r.Message, "could not read") {
+		t.Errorf("record %+v", r)
+	}
+	if log := s.oplog.String(); strings.Contains(log, "unreadable TLS client hello") {
+		t.Errorf("reset hello logged as unreadable:\n%s", log)
+	}
+}
