@@ -122,10 +122,16 @@ func (a *authenticator) verifyOnce(key [32]byte, user, pass string, snap *allowl
 		a.mu.Unlock()
 		return authLimited, wait
 	}
-	if ok, wait := a.byUser.take(user, now); !ok {
-		a.mu.Unlock()
-		a.byIP.refund(ipKey, now)
-		return authLimited, wait
+	// Only a user with a password has a budget of their own: guesses of
+	// anyone else's cost no bcrypt, and a budget per name tried would let
+	// a client fill the limiter with names of its choosing (each up to
+	// the header's size) and push real users' spent budgets out of it.
+	if snap.PasswordHash(user) != nil {
+		if ok, wait := a.byUser.take(user, now); !ok {
+			a.mu.Unlock()
+			a.byIP.refund(ipKey, now)
+			return authLimited, wait
+		}
 	}
 	c := &authCall{done: make(chan struct{})}
 	a.inflight[key] = c

@@ -22,6 +22,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	name, ip, err := allowlist.NormalizeHost(host)
 	if !ok || err != nil {
 		resumeScan(r)
+		s.endBody(r)
 		s.m.refused.WithLabelValues("bad_request").Inc()
 		gatewayPage(http.StatusBadRequest, "", "A CONNECT request needs a host and a port (host:port).",
 			f.id, snap.Config().Gateway.Name, f.start).write(w, false)
@@ -41,6 +42,7 @@ func (s *Server) serveConnect(w http.ResponseWriter, r *http.Request) {
 	s.m.upstream.Observe(s.now().Sub(t0).Seconds())
 	if err != nil {
 		resumeScan(r)
+		s.endBody(r)
 		p := s.failurePage(f, snap, err)
 		f.status = p.Status
 		_ = s.logFlow(f)
@@ -69,6 +71,7 @@ func connectTarget(authority string) (string, uint16, bool) {
 // 403 with the reason in X-Smgate-Reason and a text body, 407 or 429.
 func (s *Server) answerConnect(w http.ResponseWriter, r *http.Request, f *flow, snap *allowlist.Snapshot, v verdict) {
 	resumeScan(r)
+	s.endBody(r)
 	f.status = verdictStatus(v)
 	if err := s.logFlow(f); err != nil && f.d.Social {
 		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)

@@ -95,11 +95,22 @@ func identityIrrelevant(r allowlist.Reason) bool {
 	return false
 }
 
+// authFailed counts and logs a failed sign-in. The name tried is cut to
+// maxLoggedName bytes: it is the client's, as long as the header allows
+// (about 48 KiB, several times that once escaped), and every failure is
+// logged, a rate-limited one too.
 func (s *Server) authFailed(f *flow, cause, user string) {
 	s.m.authFailures.WithLabelValues(cause).Inc()
+	if len(user) > maxLoggedName {
+		user = user[:maxLoggedName] + "..."
+	}
 	s.log.Warn().Str(fieldID, f.id).Str(fieldClient, f.client.String()).
 		Str(fieldUser, user).Str(fieldCause, cause).Msg("proxy authentication failed")
 }
+
+// maxLoggedName bounds a user name tried, as the operational log shows
+// it.
+const maxLoggedName = 128
 
 // blockNow returns d blocked for r. The gateway enforces
 // blocked-policy-unavailable even in report mode: a request it cannot

@@ -8,6 +8,7 @@ import (
 // through it: the PAC file, or a short page saying what this is.
 func (s *Server) serveDirect(w http.ResponseWriter, r *http.Request) {
 	takeScan(r)
+	s.endBody(r)
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
 		(r.URL.Path == "/proxy.pac" || r.URL.Path == "/wpad.dat") {
 		s.servePAC(w, r)

@@ -92,12 +92,7 @@ func readServerName(client net.Conn, first []byte, deadline time.Time) (string, 
 
 // helloTimeout bounds reading the rest of a ClientHello once its first
 // byte came: proxy.header_timeout, as for a request header.
-func (s *Server) helloTimeout() time.Duration {
-	if d := s.srv.ReadHeaderTimeout; d > 0 {
-		return d
-	}
-	return tlsHandshake
-}
+func (s *Server) helloTimeout() time.Duration { return s.headerTimeout() }
 
 // serverNamed decides a tunnel on the server name its ClientHello asks for
 // (name; err when crypto/tls could not read the hello) and reports whether
@@ -129,7 +124,9 @@ func (s *Server) serverNamed(f *flow, snap *allowlist.Snapshot, authz, name stri
 		// shutdown) while the hello was coming: no bypass of the client's.
 		return false
 	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+	var readErr *net.OpError // the client's connection failed (a reset): it left
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		errors.As(err, &readErr) && readErr.Op == "read" {
 		// The client left, or stalled past proxy.header_timeout, before
 		// its hello was whole: nothing of it reached the server, so the
 		// tunnel ends as it was decided, with no bypass in the record.

@@ -57,6 +57,7 @@ const (
 	scanPaused                      // after a CONNECT, until resumed
 	scanLost                        // framing not followed any more
 	maxScanLine    = 16 << 10
+	keptScanLine   = 512 // a longer line's buffer is dropped once the line is read
 	maxScanQueue   = 64
 	chunkDataExtra = 2 // the CRLF after chunk data
 )
@@ -94,13 +95,16 @@ func (s *hostScanner) feed(p []byte) {
 				s.endLine(s.line)
 			}
 			s.line = s.line[:0]
+			if cap(s.line) > keptScanLine {
+				s.line = nil // not kept for the connection's life
+			}
 		}
 	}
 }
 
 func (s *hostScanner) appendLine(p []byte) {
 	if len(s.line)+len(p) > maxScanLine {
-		s.state = scanLost
+		s.state, s.line = scanLost, nil
 		return
 	}
 	s.line = append(s.line, p...)
@@ -227,6 +231,7 @@ func (s *hostScanner) take(method, target string) (scannedHead, bool) {
 		return scannedHead{}, false
 	}
 	h := s.queue[0]
+	s.queue[0] = scannedHead{} // the array outlives the slice: keep no strings in it
 	s.queue = s.queue[1:]
 	if h.method != method || h.target != target {
 		s.state, s.queue = scanLost, nil

@@ -78,6 +78,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	name, ip, err := allowlist.NormalizeHost(host)
 	if !ok || err != nil {
 		takeScan(r)
+		s.endBody(r)
 		s.m.refused.WithLabelValues("bad_request").Inc()
 		p := gatewayPage(http.StatusBadRequest, "", explainBadRequest, f.id, snap.Config().Gateway.Name, f.start)
 		return r, p.response(r, wantsHTML(r.Header.Get("Accept")))
@@ -90,6 +91,7 @@ func (s *Server) onRequest(r *http.Request, ctx *goproxy.ProxyCtx) (*http.Reques
 	s.checkHostHeader(f, r, snap)
 	s.count(f)
 	if v != verdictForward {
+		s.endBody(r)
 		return r, s.answerHTTP(f, snap, r, v)
 	}
 	if f.d.Social {
@@ -190,8 +192,14 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 		s.tracker.add(f)
 		s.recheck(f, f.snap) // a swap since the decision missed the flow
 	}
-	if ctxUp != req.Context() {
-		req = req.WithContext(ctxUp) // one shallow copy of the request for both
+	hasBody := req.Body != nil && req.Body != http.NoBody
+	if ctxUp != req.Context() || hasBody {
+		// One shallow copy of the request for both; never a change to
+		// the request net/http serves, whose body it reads itself.
+		req = req.WithContext(ctxUp)
+	}
+	if hasBody {
+		req.Body = &forwardBody{ReadCloser: req.Body, s: s, r: req}
 	}
 	t0 := time.Now()
 	resp, err := s.tr.RoundTrip(req)
@@ -216,6 +224,7 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 			s.tracker.done(f)
 		}
 		f.d = blockNow(f.d, allowlist.ReasonPolicyUnavailable)
+		s.endBody(req)
 		return s.decisionPage(f, s.engine.Snapshot(), http.StatusForbidden).response(req, wantsHTML(req.Header.Get("Accept"))), nil
 	}
 	if f.record {
@@ -364,6 +373,7 @@ func (s *Server) cutPage(f *flow, req *http.Request, by allowlist.Reason) *http.
 	f.d = blockNow(f.d, by)
 	f.status = http.StatusForbidden
 	_ = s.logFlow(f)
+	s.endBody(req)
 	return s.decisionPage(f, s.engine.Snapshot(), http.StatusForbidden).response(req, wantsHTML(req.Header.Get("Accept")))
 }
 
@@ -375,6 +385,7 @@ func (s *Server) upstreamFailed(f *flow, req *http.Request, err error) *http.Res
 	p := s.failurePage(f, snap, err)
 	f.status = p.Status
 	_ = s.logFlow(f)
+	s.endBody(req)
 	return p.response(req, wantsHTML(req.Header.Get("Accept")))
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -73,7 +74,9 @@ func (l *failLimiter) bucketLocked(key string, now time.Time) *bucket {
 			l.evictLocked(now)
 		}
 		b = &bucket{tokens: l.burst, at: now}
-		l.m[key] = b
+		// A copy: key may be cut from a much longer string (a user name
+		// from the whole credential), which the map would keep alive.
+		l.m[strings.Clone(key)] = b
 		return b
 	}
 	l.refill(b, now)

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -82,9 +83,13 @@ func (s *Server) helloFirst(f *flow, authz string, c, up net.Conn, br *bufio.Rea
 	if n := br.Buffered(); n > 0 {
 		first, _ = br.Peek(n)
 	} else {
-		bp, n := firstRead(c)
+		bp, n, err := firstRead(c)
 		if bp == nil {
-			return true // the copy reads again and meets the same end
+			// At the client's end of stream the copy reads again and
+			// meets the same end, and passes it on as a half-close. An
+			// error (a reset) is reported once: the client is gone, and
+			// the tunnel ends now, not after idle_timeout.
+			return errors.Is(err, io.EOF)
 		}
 		defer copyBufs.Put(bp)
 		first = (*bp)[:n]
@@ -102,21 +107,24 @@ func (s *Server) helloFirst(f *flow, authz string, c, up net.Conn, br *bufio.Rea
 }
 
 // firstRead waits for the client's first bytes and returns them in a
-// pooled buffer, or nil at its end of stream or an error. Like the copy,
-// it takes the buffer only once bytes are there (see rawReader): a tunnel
-// whose client waits for the server, or never speaks, holds none.
-func firstRead(c net.Conn) (*[]byte, int) {
+// pooled buffer, or nil and io.EOF at its end of stream, or nil and the
+// error. Like the copy, it takes the buffer only once bytes are there
+// (see rawReader): a tunnel whose client waits for the server, or never
+// speaks, holds none.
+func firstRead(c net.Conn) (*[]byte, int, error) {
 	if rc := rawConnOf(c); rc != nil {
-		bp, n, _ := newRawReader(c, rc).read()
-		return bp, n
+		return newRawReader(c, rc).read()
 	}
 	bp := copyBufs.Get().(*[]byte)
-	n, _ := c.Read(*bp)
+	n, err := c.Read(*bp)
 	if n == 0 {
 		copyBufs.Put(bp)
-		return nil, 0
+		if err == nil {
+			err = io.EOF
+		}
+		return nil, 0, err
 	}
-	return bp, n
+	return bp, n, nil
 }
 
 // tunnelIdle is how long the open half of a half-closed tunnel may stay

@@ -142,7 +142,11 @@ func (a *admin) api(h http.Handler) http.Handler {
 			return
 		}
 		if !a.authorized(r) {
-			a.g.log.Warn().Str("remote", r.RemoteAddr).Str("path", r.URL.Path).Msg("admin api: request without a valid token")
+			path := r.URL.Path
+			if len(path) > maxLoggedPath { // the client's, up to the header's size
+				path = path[:maxLoggedPath] + "..."
+			}
+			a.g.log.Warn().Str("remote", r.RemoteAddr).Str("path", path).Msg("admin api: request without a valid token")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="smgate"`)
 			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token")
 			return
@@ -150,6 +154,10 @@ func (a *admin) api(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// maxLoggedPath bounds the path of a refused admin request, as the
+// operational log shows it.
+const maxLoggedPath = 256
 
 // authorized reports whether r carries the admin token. The hashes are
 // compared in constant time, so neither the token nor its length leaks.

@@ -1,0 +1,74 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+)
+
+// endBody bounds by proxy.header_timeout the reading of what is left of
+// the body of r, a request the proxy answers itself (a block page, a
+// challenge, a failure page) rather than forwards. net/http reads up to
+// 256 KiB of a body the handler left unread before it sends the answer,
+// so that the connection can carry another request, and it reads with no
+// deadline once the header is in: a client that sent a header and then
+// stalled its body would hold its connection, a goroutine and its place
+// under proxy.max_conns for ever, without even an answer. Past the bound
+// the answer goes out and the connection is closed. A request without a
+// body is left alone: net/http then waits for the client's next bytes in
+// the background, and a deadline would end that wait as an error.
+func (s *Server) endBody(r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	if lc := connOf(r); lc != nil {
+		_ = lc.SetReadDeadline(time.Now().Add(s.headerTimeout()))
+	}
+}
+
+// headerTimeout is proxy.header_timeout.
+func (s *Server) headerTimeout() time.Duration {
+	if d := s.srv.ReadHeaderTimeout; d > 0 {
+		return d
+	}
+	return tlsHandshake
+}
+
+// forwardBody is the body of a request sent upstream. When the transport
+// closes it before its end (the dial or the upstream failed, the upstream
+// answered without reading it), what is left is read within
+// proxy.header_timeout, as for a request the proxy answers itself; net/http
+// would read it with no deadline. A body read to its end is closed as it is.
+type forwardBody struct {
+	io.ReadCloser
+	s   *Server
+	r   *http.Request
+	eof atomic.Bool // the transport reads and closes from different goroutines
+}
+
+func (b *forwardBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+func (b *forwardBody) Close() error {
+	lc := connOf(b.r)
+	if b.eof.Load() || lc == nil {
+		return b.ReadCloser.Close()
+	}
+	_ = lc.SetReadDeadline(time.Now().Add(b.s.headerTimeout()))
+	if _, err := io.CopyN(io.Discard, b.ReadCloser, maxBodyDrain); err == io.EOF { //nolint:errorlint // as above
+		// The connection may carry another request: net/http now waits
+		// for it in the background, with no deadline but its own.
+		_ = lc.SetReadDeadline(time.Time{})
+	}
+	return b.ReadCloser.Close()
+}
+
+// maxBodyDrain is how much of an unread body is read to keep the
+// connection for another request (net/http reads as much).
+const maxBodyDrain = 256 << 10

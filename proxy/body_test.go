@@ -1,0 +1,101 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// TestStalledBodyOfAnsweredRequest: a request that the proxy answers
+// itself (challenge, block, bad request, failure, its own page) whose
+// client sends the header and then stalls the body is answered within
+// proxy.header_timeout and its connection closed: net/http would
+// otherwise wait for the body with no deadline before it sends the answer,
+// and the connection would hold its place under max_conns for ever.
+func TestStalledBodyOfAnsweredRequest(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `header_timeout = "200ms"`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := portOf(ln.Addr().String())
+	ln.Close()
+	h := portOf(e.origin.addr)
+	for _, c := range []struct {
+		name, head string
+		status     int
+	}{
+		{"challenge, chunked", "POST http://facebook.com:" + h + "/ HTTP/1.1\r\nHost: facebook.com\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n", 407},
+		{"challenge, length", "POST http://facebook.com:" + h + "/ HTTP/1.1\r\nHost: facebook.com\r\nContent-Length: 1000\r\n\r\nab", 407},
+		{"blocked", "POST http://tiktok.com:" + h + "/ HTTP/1.1\r\nHost: tiktok.com\r\nProxy-Authorization: " + basic("bjones", "hunter2") + "\r\nContent-Length: 1000\r\n\r\nab", 403},
+		{"bad request", "POST ftp://example.test/ HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+		{"upstream down", "POST http://example.test:" + down + "/ HTTP/1.1\r\nHost: example.test\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n", 502},
+		{"direct", "POST /upload HTTP/1.1\r\nHost: proxy\r\nContent-Length: 1000\r\n\r\n", 404},
+		{"connect challenge", "CONNECT facebook.com:443 HTTP/1.1\r\nHost: facebook.com:443\r\nContent-Length: 1000\r\n\r\n", 407},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", s.proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, c.head); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // a safety net, far past header_timeout
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+			if err != nil {
+				t.Fatalf("no answer while the body stalls: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.status {
+				t.Errorf("got %d, want %d", resp.StatusCode, c.status)
+			}
+			if _, err := io.ReadAll(br); err != nil {
+				t.Errorf("connection not closed after the answer: %v", err)
+			}
+		})
+	}
+	waitFor(t, "every stalled connection's place", func() bool { return testutil.ToFloat64(s.srv.m.conns) == 0 })
+}
+
+// TestWholeBodyOfAnsweredRequestKeepsConnection: a request answered by
+// the proxy whose body came whole leaves its keep-alive connection
+// serving the next request, however long after.
+func TestWholeBodyOfAnsweredRequestKeepsConnection(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `header_timeout = "200ms"`, nil)
+	k := s.dialLive(t)
+	_ = k.c.SetDeadline(time.Now().Add(10 * time.Second))
+	body := "POST http://facebook.com:" + portOf(e.origin.addr) + "/ HTTP/1.1\r\nHost: facebook.com\r\nContent-Length: 3\r\n\r\na=b"
+	if _, err := io.WriteString(k.c, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 407 || resp.Close {
+		t.Fatalf("got %d, close %v", resp.StatusCode, resp.Close)
+	}
+	// Past header_timeout since the answer: the bound on the body does
+	// not outlive it.
+	_ = k.c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+	var ne net.Error
+	if _, err := k.br.ReadByte(); !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("connection ended while idle: %v", err)
+	}
+	if st, err := k.get("http://example.test:" + portOf(e.origin.addr) + "/"); err != nil || st != 200 {
+		t.Errorf("next request on the connection: %d %v", st, err)
+	}
+}
