@@ -161,12 +161,18 @@ func (d *Date) UnmarshalTOML(v any) error {
 	*d = Date{}
 	switch v := v.(type) {
 	case time.Time:
-		h, m, s := v.Clock()
-		if h != 0 || m != 0 || s != 0 || v.Nanosecond() != 0 {
-			d.bad = v.Format(time.RFC3339) + " (has a time of day)"
-			return nil
+		// Only a TOML local date is a date. A local date-time, even at
+		// midnight, and an offset date-time name an instant (of which
+		// zone's day?) rather than a day in gateway.timezone. The
+		// decoder marks local values with fixed zones of these names.
+		switch v.Location().String() {
+		case "date-local":
+			*d = DateOf(v)
+		case "datetime-local":
+			d.bad = v.Format("2006-01-02T15:04:05.999999999") + " (has a time of day)"
+		default:
+			d.bad = v.Format(time.RFC3339Nano) + " (has a time and a zone)"
 		}
-		*d = DateOf(v)
 	case string:
 		return d.UnmarshalText([]byte(v))
 	default:
