@@ -69,6 +69,8 @@ func TestValidationErrors(t *testing.T) {
 			`account "dot-youtube": expires_on: invalid date 2027-03-01T00:00:00 (has a time of day)`},
 		{"acknowledged with a zone", "directory.toml", strings.Replace(dir, "acknowledged_on = 2026-01-10", "acknowledged_on = 2026-01-10T00:00:00+14:00", 1),
 			`user "jsmith": acknowledged_on: invalid date 2026-01-10T00:00:00+14:00 (has a time and a zone)`},
+		{"timezone Local", "smgate.toml", strings.Replace(gw, `America/New_York`, `Local`, 1),
+			`smgate.toml:4: gateway.timezone: "Local" is the zone of the machine, not an IANA name`},
 		{"bad status", "registry.toml", strings.Replace(reg, `status = "decommissioned"`, `status = "retired"`, 1),
 			`account "dcf-old": status: must be "active" or "decommissioned"`},
 		{"duplicate account", "registry.toml", strings.Replace(reg, `id = "dcf-x"`, `id = "dcf-facebook"`, 1),
