@@ -384,8 +384,8 @@ func runHoldAdd(e *env, args []string) int {
 	fs.StringVar(&h.Reason, "reason", "", "why the records are held (required)")
 	fs.StringVar(&h.Agency, "agency", "", "whose records: agency `id` of the directory (the whole day files are kept)")
 	fs.StringVar(&h.User, "user", "", "whose records: user `id` of the directory (the whole day files are kept)")
-	from := fs.String("from", "", "first held `DATE`; empty = from the first record")
-	to := fs.String("to", "", "last held `DATE`; empty = open-ended")
+	from := fs.String("from", "", "first held `DATE` (YYYY-MM-DD, a UTC day, as the day files); empty = from the first record")
+	to := fs.String("to", "", "last held `DATE` (YYYY-MM-DD, a UTC day, as the day files); empty = open-ended")
 	fs.StringVar(&h.CreatedBy, "by", whoami(), "who places the hold ($SUDO_USER, $USER, then the user the command runs as)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c
