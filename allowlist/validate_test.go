@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestValidationErrors breaks the test policy one way at a time and checks
@@ -314,5 +315,27 @@ func TestBuiltinCatalogue(t *testing.T) {
 	}
 	if p, _, _ := l.Snapshot.Lookup("m.facebook.com"); p != "facebook" {
 		t.Fatalf("built-in catalogue: m.facebook.com is %q", p)
+	}
+}
+
+// TestDateBeforeEpoch: every calendar date is a date, 1969-12-31 too (it
+// used to collide with the zero value, read as "no date": a user who
+// acknowledged then was blocked as not acknowledged, an account approved
+// then "missing approved_on").
+func TestDateBeforeEpoch(t *testing.T) {
+	for _, s := range []string{"1969-12-31", "1969-12-30", "1970-01-01", "0000-01-01", "0000-12-31", "9999-12-31", "2028-02-29"} {
+		var d Date
+		if err := d.UnmarshalText([]byte(s)); err != nil || d.Err() != nil {
+			t.Fatalf("%s: %v %v", s, err, d.Err())
+		}
+		if d.IsZero() || d.String() != s {
+			t.Errorf("%s: IsZero %v, String %q", s, d.IsZero(), d.String())
+		}
+		if next := d.AddDays(1); !next.After(d) || next.Time().Sub(d.Time()) != 24*time.Hour {
+			t.Errorf("%s: next day %s", s, next)
+		}
+	}
+	if got := MakeDate(1969, 12, 31); got.IsZero() || !got.Before(MakeDate(1970, 1, 1)) {
+		t.Errorf("MakeDate(1969-12-31) = %v", got)
 	}
 }
