@@ -269,6 +269,27 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("warnings do not say %q:\n%s", want, all)
 		}
 	}
+	// An approval dated later blocks the account until its day; one
+	// that expires on the day it is approved is in force on no day.
+	reg := strings.Replace(readTestdata(t, "registry.toml"), "approved_on = 2026-01-15\nexpires_on = 2027-01-15",
+		"approved_on = 2026-01-15\nexpires_on = 2026-01-15", 1)
+	l, err = LoadAt(copyTestdata(t, map[string]string{"registry.toml": reg}), monday10.AddDate(0, -10, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, w := range l.Warnings {
+		got = append(got, w.Error())
+	}
+	all = strings.Join(got, "\n")
+	for _, want := range []string{
+		`registry.toml:42: account "dot-youtube": approved_on: 2026-03-01 is after today: requests through the account are blocked until that day`,
+		`account "dcf-facebook": expires_on: 2026-01-15 is approved_on: the approval is in force on no day`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings do not say %q:\n%s", want, all)
+		}
+	}
 	// An approval expiring within 30 days is a warning, not an error.
 	l, err = LoadAt(copyTestdata(t, nil), monday10.AddDate(0, 1, 9))
 	if err != nil {
