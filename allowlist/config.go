@@ -29,7 +29,7 @@ type Config struct {
 // GatewayConfig is [gateway].
 type GatewayConfig struct {
 	Name     string `toml:"name"`     // in every log record; empty = host name
-	Timezone string `toml:"timezone"` // IANA name for schedules; empty = Local
+	Timezone string `toml:"timezone"` // IANA name for schedules and dates; empty = UTC
 	DataDir  string `toml:"data_dir"` // suspensions, holds; empty = "./var"
 	Mode     Mode   `toml:"mode"`     // enforce (default) or report
 }

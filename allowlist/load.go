@@ -522,7 +522,12 @@ func (c *Config) validate(r report) {
 }
 
 func (c *Config) validateGateway(r report) {
-	if _, err := time.LoadLocation(c.Gateway.Timezone); err != nil {
+	if c.Gateway.Timezone == "Local" {
+		// time.LoadLocation takes it as the zone of the machine (TZ,
+		// /etc/localtime): approvals and schedules would move with the
+		// host's settings.
+		r.top("gateway.timezone", "%q is the zone of the machine, not an IANA name: name the agency's zone, such as \"America/New_York\"", c.Gateway.Timezone)
+	} else if _, err := time.LoadLocation(c.Gateway.Timezone); err != nil {
 		r.top("gateway.timezone", "unknown time zone %q (want an IANA name such as \"America/New_York\")", c.Gateway.Timezone)
 	}
 	if c.Gateway.Mode != ModeEnforce && c.Gateway.Mode != ModeReport {

@@ -103,14 +103,20 @@ func ActionFor(method, contentType string) Action {
 // Date is a calendar date (a TOML local date such as 2026-01-15, or the
 // same as a string). The zero value means no date.
 type Date struct {
-	days int32  // days since 1970-01-01, plus one so that zero means unset
+	days int32  // days since 1970-01-01 plus dateBias, so that zero means unset
 	bad  string // the text of a value that is no date; validation reports it
 }
+
+// dateBias is the day number of 1970-01-01 in Date.days: 0000-01-01 is
+// day 1, so that every date a TOML file or YYYY-MM-DD can write (years
+// 0000 to 9999) is a set Date and zero still means unset. (With a bias
+// of one, 1969-12-31 was day 0 and read as no date.)
+const dateBias = 719528 + 1
 
 // MakeDate returns the Date of y-m-d.
 func MakeDate(y int, m time.Month, d int) Date {
 	t := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	return Date{days: int32(t.Unix()/86400) + 1}
+	return Date{days: int32(t.Unix()/86400) + dateBias}
 }
 
 // DateOf returns the calendar date of t in t's location.
@@ -136,7 +142,7 @@ func (d Date) Time() time.Time {
 	if d.days == 0 {
 		return time.Time{}
 	}
-	return time.Unix(int64(d.days-1)*86400, 0).UTC()
+	return time.Unix(int64(d.days-dateBias)*86400, 0).UTC()
 }
 
 // String returns YYYY-MM-DD, or "" for the zero date.
@@ -161,12 +167,18 @@ func (d *Date) UnmarshalTOML(v any) error {
 	*d = Date{}
 	switch v := v.(type) {
 	case time.Time:
-		h, m, s := v.Clock()
-		if h != 0 || m != 0 || s != 0 || v.Nanosecond() != 0 {
-			d.bad = v.Format(time.RFC3339) + " (has a time of day)"
-			return nil
+		// Only a TOML local date is a date. A local date-time, even at
+		// midnight, and an offset date-time name an instant (of which
+		// zone's day?) rather than a day in gateway.timezone. The
+		// decoder marks local values with fixed zones of these names.
+		switch v.Location().String() {
+		case "date-local":
+			*d = DateOf(v)
+		case "datetime-local":
+			d.bad = v.Format("2006-01-02T15:04:05.999999999") + " (has a time of day)"
+		default:
+			d.bad = v.Format(time.RFC3339Nano) + " (has a time and a zone)"
 		}
-		*d = DateOf(v)
 	case string:
 		return d.UnmarshalText([]byte(v))
 	default:

@@ -290,6 +290,17 @@ func (pf *policyFiles) validateApproval(i int, a *Account, today Date, warns *Pr
 	if a.ExpiresOn.Before(a.ApprovedOn) {
 		r.entry("account", i, a.ID, "expires_on", "%s is before approved_on %s", a.ExpiresOn, a.ApprovedOn)
 	}
+	if a.Status == "active" && a.ApprovedOn.After(today) && a.ExpiresOn.After(a.ApprovedOn) {
+		// Decide blocks it until then (blocked-approval-expired), as it
+		// does an acknowledgement dated later: say so rather than let a
+		// renewal entered early read as in force.
+		w := report{file: r.file, lines: r.lines, probs: warns}
+		w.entry("account", i, a.ID, "approved_on", "%s is after today: requests through the account are blocked until that day", a.ApprovedOn)
+	}
+	if a.Status == "active" && !a.ExpiresOn.After(a.ApprovedOn) {
+		w := report{file: r.file, lines: r.lines, probs: warns}
+		w.entry("account", i, a.ID, "expires_on", "%s is approved_on: the approval is in force on no day (expires_on is the first day it is not)", a.ExpiresOn)
+	}
 	if a.Status == "active" && !a.ExpiresOn.After(today.AddDays(30)) {
 		w := report{file: r.file, lines: r.lines, probs: warns}
 		if a.ExpiresOn.After(today) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestValidationErrors breaks the test policy one way at a time and checks
@@ -61,6 +62,16 @@ func TestValidationErrors(t *testing.T) {
 			`registry.toml:43: account "dot-youtube": expires_on: 2026-02-01 is before approved_on 2026-03-01`},
 		{"bad date", "registry.toml", strings.Replace(reg, "expires_on = 2027-03-01", `expires_on = "2027-13-01"`, 1),
 			`account "dot-youtube": expires_on: invalid date "2027-13-01"`},
+		{"date with a zone", "registry.toml", strings.Replace(reg, "expires_on = 2027-03-01", "expires_on = 2027-03-01T00:00:00Z", 1),
+			`registry.toml:43: account "dot-youtube": expires_on: invalid date 2027-03-01T00:00:00Z (has a time and a zone)`},
+		{"date with an offset", "registry.toml", strings.Replace(reg, "expires_on = 2027-03-01", "expires_on = 2027-03-01 00:00:00-05:00", 1),
+			`account "dot-youtube": expires_on: invalid date 2027-03-01T00:00:00-05:00 (has a time and a zone)`},
+		{"date with midnight", "registry.toml", strings.Replace(reg, "expires_on = 2027-03-01", "expires_on = 2027-03-01T00:00:00", 1),
+			`account "dot-youtube": expires_on: invalid date 2027-03-01T00:00:00 (has a time of day)`},
+		{"acknowledged with a zone", "directory.toml", strings.Replace(dir, "acknowledged_on = 2026-01-10", "acknowledged_on = 2026-01-10T00:00:00+14:00", 1),
+			`user "jsmith": acknowledged_on: invalid date 2026-01-10T00:00:00+14:00 (has a time and a zone)`},
+		{"timezone Local", "smgate.toml", strings.Replace(gw, `America/New_York`, `Local`, 1),
+			`smgate.toml:4: gateway.timezone: "Local" is the zone of the machine, not an IANA name`},
 		{"bad status", "registry.toml", strings.Replace(reg, `status = "decommissioned"`, `status = "retired"`, 1),
 			`account "dcf-old": status: must be "active" or "decommissioned"`},
 		{"duplicate account", "registry.toml", strings.Replace(reg, `id = "dcf-x"`, `id = "dcf-facebook"`, 1),
@@ -258,6 +269,27 @@ func TestWarnings(t *testing.T) {
 			t.Errorf("warnings do not say %q:\n%s", want, all)
 		}
 	}
+	// An approval dated later blocks the account until its day; one
+	// that expires on the day it is approved is in force on no day.
+	reg := strings.Replace(readTestdata(t, "registry.toml"), "approved_on = 2026-01-15\nexpires_on = 2027-01-15",
+		"approved_on = 2026-01-15\nexpires_on = 2026-01-15", 1)
+	l, err = LoadAt(copyTestdata(t, map[string]string{"registry.toml": reg}), monday10.AddDate(0, -10, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, w := range l.Warnings {
+		got = append(got, w.Error())
+	}
+	all = strings.Join(got, "\n")
+	for _, want := range []string{
+		`registry.toml:42: account "dot-youtube": approved_on: 2026-03-01 is after today: requests through the account are blocked until that day`,
+		`account "dcf-facebook": expires_on: 2026-01-15 is approved_on: the approval is in force on no day`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("warnings do not say %q:\n%s", want, all)
+		}
+	}
 	// An approval expiring within 30 days is a warning, not an error.
 	l, err = LoadAt(copyTestdata(t, nil), monday10.AddDate(0, 1, 9))
 	if err != nil {
@@ -304,5 +336,27 @@ func TestBuiltinCatalogue(t *testing.T) {
 	}
 	if p, _, _ := l.Snapshot.Lookup("m.facebook.com"); p != "facebook" {
 		t.Fatalf("built-in catalogue: m.facebook.com is %q", p)
+	}
+}
+
+// TestDateBeforeEpoch: every calendar date is a date, 1969-12-31 too (it
+// used to collide with the zero value, read as "no date": a user who
+// acknowledged then was blocked as not acknowledged, an account approved
+// then "missing approved_on").
+func TestDateBeforeEpoch(t *testing.T) {
+	for _, s := range []string{"1969-12-31", "1969-12-30", "1970-01-01", "0000-01-01", "0000-12-31", "9999-12-31", "2028-02-29"} {
+		var d Date
+		if err := d.UnmarshalText([]byte(s)); err != nil || d.Err() != nil {
+			t.Fatalf("%s: %v %v", s, err, d.Err())
+		}
+		if d.IsZero() || d.String() != s {
+			t.Errorf("%s: IsZero %v, String %q", s, d.IsZero(), d.String())
+		}
+		if next := d.AddDays(1); !next.After(d) || next.Time().Sub(d.Time()) != 24*time.Hour {
+			t.Errorf("%s: next day %s", s, next)
+		}
+	}
+	if got := MakeDate(1969, 12, 31); got.IsZero() || !got.Before(MakeDate(1970, 1, 1)) {
+		t.Errorf("MakeDate(1969-12-31) = %v", got)
 	}
 }

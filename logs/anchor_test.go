@@ -271,7 +271,9 @@ func secondPrune(t *testing.T) (l *testLog, del []DayFile, all, need []anchor) {
 		t.Fatal(err)
 	}
 	o := PruneOptions{Dir: l.dir, StateDir: l.state, HMACKey: l.key, RetentionDays: 3, Now: l.clock.Now}
-	del = o.plan(files, nil, &PruneResult{})
+	if del, err = o.plan(files, nil, &PruneResult{}); err != nil {
+		t.Fatal(err)
+	}
 	if got, want := len(del), 3; got != want { // 03-03, 03-07, 03-08
 		t.Fatalf("plan deletes %d files, want %d", got, want)
 	}

@@ -27,7 +27,8 @@ var (
 )
 
 // Hold is a litigation hold: while it exists, prune deletes none of the
-// day files it covers. Day files are per day, not per agency or user, so
+// day files it covers, nor a later one holding a record stamped on a day
+// it covers (filed late: see lateSlack). Day files are per day, not per agency or user, so
 // a hold with an agency or user filter still keeps the whole files of the
 // days in its range; the filters say whose records the hold is for.
 type Hold struct {

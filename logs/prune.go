@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,10 @@ func Prune(o PruneOptions) (PruneResult, error) {
 	if err != nil {
 		return res, err
 	}
-	del := o.plan(files, holds, &res)
+	del, err := o.plan(files, holds, &res)
+	if err != nil {
+		return res, err
+	}
 	if len(del) == 0 {
 		return res, nil
 	}
@@ -117,7 +121,11 @@ func Prune(o PruneOptions) (PruneResult, error) {
 		return res, fmt.Errorf("prune: %w", err)
 	}
 	for _, f := range del {
-		if h, ok := held(holds, f.Day); ok {
+		h, ok, err := keeps(holds, f)
+		if err != nil {
+			return res, fmt.Errorf("prune: %w", err)
+		}
+		if ok {
 			return res, fmt.Errorf("prune: hold %s, placed while the files were checked, covers %s: nothing deleted; prune again", h.ID, f.Name)
 		}
 	}
@@ -138,20 +146,76 @@ func (o *PruneOptions) check() error {
 }
 
 // plan returns the files to delete, oldest first, and notes held ones.
-func (o *PruneOptions) plan(files []DayFile, holds []Hold, res *PruneResult) []DayFile {
+func (o *PruneOptions) plan(files []DayFile, holds []Hold, res *PruneResult) ([]DayFile, error) {
 	cutoff := day(o.Now().UTC()).AddDate(0, 0, -o.RetentionDays)
 	var del []DayFile
 	for i, f := range files {
 		if i == len(files)-1 || !f.Day.Before(cutoff) {
 			break
 		}
-		if h, ok := held(holds, f.Day); ok {
+		h, ok, err := keeps(holds, f)
+		if err != nil {
+			return nil, fmt.Errorf("prune: %w", err)
+		}
+		if ok {
 			res.Held = append(res.Held, HeldFile{File: f.Name, Hold: h.ID})
 			continue
 		}
 		del = append(del, f)
 	}
-	return del
+	return del, nil
+}
+
+// keeps returns the first hold that keeps day file f: one that covers its
+// day, or the day of a record filed in it late (the writer files a record
+// stamped before the current day, such as a tunnel logged when it closes
+// and stamped when it opened, in the current day's file; see lateSlack).
+func keeps(holds []Hold, f DayFile) (Hold, bool, error) {
+	if h, ok := held(holds, f.Day); ok {
+		return h, true, nil
+	}
+	earlier := false
+	for _, h := range holds {
+		earlier = earlier || h.From.IsZero() || day(h.From.UTC()).Before(f.Day)
+	}
+	if !earlier {
+		return Hold{}, false, nil // no hold covers a day before f's
+	}
+	file, err := os.Open(f.Path)
+	if err != nil {
+		return Hold{}, false, err
+	}
+	defer file.Close()
+	lr := newLineReader(file)
+	for {
+		line, _, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return Hold{}, false, nil
+		}
+		if err != nil {
+			return Hold{}, false, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		t, ok := lineTime(line)
+		if !ok || !t.Before(f.Day) {
+			continue // a damaged line has no known day: verify reports it
+		}
+		if h, ok := held(holds, t); ok {
+			return h, true, nil
+		}
+	}
+}
+
+// lineTime returns the @timestamp of a usage-log line.
+func lineTime(line []byte) (time.Time, bool) {
+	if rest, ok := bytes.CutPrefix(line, []byte(timestampPrefix)); ok {
+		if i := bytes.IndexByte(rest, '"'); i > 0 {
+			if t, err := time.Parse(timestampParse, string(rest[:i])); err == nil {
+				return t, true
+			}
+		}
+	}
+	r, err := DecodeRecord(line)
+	return r.Time, err == nil && !r.Time.IsZero()
 }
 
 // verify checks the chain up to the first kept file after the last file

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -313,6 +314,49 @@ func TestPruneRecordedAfterLogOutage(t *testing.T) {
 	}
 	if len(got) != 1 || !strings.Contains(got[0], res.Deleted[0]) {
 		t.Errorf("prune records %q; want the one that deleted %v", got, res.Deleted)
+	}
+	l.mustVerify(t)
+}
+
+// TestPruneKeepsLateRecordsOfHeldDays: a record stamped on the last day
+// of a hold but filed the next day (a tunnel logged when it closes,
+// stamped when it opened; see lateSlack) is a record of a held day, so
+// prune keeps the file it is in.
+func TestPruneKeepsLateRecordsOfHeldDays(t *testing.T) {
+	l := newTestLog(t)
+	for i := range 10 {
+		l.clock.Set(day1.AddDate(0, 0, i))
+		w := l.open(t)
+		if err := w.Log(&Record{ID: fmt.Sprintf("d%d", i+1), Action: ActionHTTPRequest, User: "u"}); err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 {
+			tunnel := &Record{ID: "tunnel", Action: ActionConnect, User: "u",
+				Time: time.Date(2025, 3, 3, 23, 30, 0, 0, time.UTC)}
+			if err := w.Log(tunnel); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := NewHoldStore(l.state, l.clock.Now).Add(Hold{ID: "h", Reason: "r",
+		From: mustDate("2025-03-02"), To: mustDate("2025-03-03")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.prune(t, nil); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range l.records(t) {
+		found = found || r.ID == "tunnel"
+	}
+	if !found {
+		t.Fatalf("prune deleted the record of held day 2025-03-03 filed on 03-04; kept %v", l.fileNames(t))
+	}
+	if want := dayNames(2, 3, 4, 7, 8, 9, 10); !slices.Equal(l.fileNames(t), want) {
+		t.Errorf("kept %v, want %v", l.fileNames(t), want)
 	}
 	l.mustVerify(t)
 }

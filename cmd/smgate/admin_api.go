@@ -540,7 +540,8 @@ func (req holdRequest) hold() (logs.Hold, error) {
 		t       *time.Time
 	}{{"from", req.From, &h.From}, {"to", req.To, &h.To}} {
 		if *d.t, err = parseDay(d.name, strings.TrimSpace(d.v)); err != nil {
-			return h, fmt.Errorf("%q %q: want a date YYYY-MM-DD", d.name, d.v)
+			_, perr := time.Parse(time.DateOnly, strings.TrimSpace(d.v))
+			return h, fmt.Errorf("%q %q: %swant a date YYYY-MM-DD", d.name, d.v, noSuchDate(perr))
 		}
 	}
 	return h, h.Validate()

@@ -158,6 +158,7 @@ func TestAdminAPIHolds(t *testing.T) {
 		{"no reason", `{"id":"a","reason":"  "}`, 400, "needs a reason"},
 		{"slash in id", `{"id":"a/b","reason":"r"}`, 400, "no slash"},
 		{"bad from", `{"id":"a","reason":"r","from":"1/2/2025"}`, 400, `\"from\" \"1/2/2025\": want a date YYYY-MM-DD`},
+		{"no such to", `{"id":"a","reason":"r","to":"2025-02-29"}`, 400, `\"to\" \"2025-02-29\": no such date (day out of range); want a date YYYY-MM-DD`},
 		{"from after to", `{"id":"a","reason":"r","from":"2025-02-01","to":"2025-01-01"}`, 400, "from 2025-02-01 is after to 2025-01-01"},
 		{"unknown agency", `{"id":"a","reason":"r","agency":"NOPE"}`, 400, `agency \"NOPE\" is not in the directory`},
 		{"unknown user and agency", `{"id":"a","reason":"r","agency":"X","user":"ghost"}`, 400, `user \"ghost\" is not in the directory`},

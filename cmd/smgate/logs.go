@@ -103,9 +103,21 @@ func parseDay(flagName, v string) (time.Time, error) {
 	}
 	t, err := time.Parse("2006-01-02", v)
 	if err != nil {
-		return time.Time{}, logsUsagef("--%s %q: want a date YYYY-MM-DD", flagName, v)
+		return time.Time{}, logsUsagef("--%s %q: %swant a date YYYY-MM-DD", flagName, v, noSuchDate(err))
 	}
 	return t, nil
+}
+
+// noSuchDate returns, for an error of time.Parse, "no such date (day out
+// of range); " when the value has the form of a date but names no day of
+// the calendar (2026-02-30, 2026-13-01), so that the message does not ask
+// for the form it already has; otherwise "".
+func noSuchDate(err error) string {
+	var pe *time.ParseError
+	if errors.As(err, &pe) && strings.HasSuffix(pe.Message, "out of range") {
+		return "no such date (" + strings.TrimPrefix(pe.Message, ": ") + "); "
+	}
+	return ""
 }
 
 // noArgs is a usage error for arguments after the flags.
@@ -372,8 +384,8 @@ func runHoldAdd(e *env, args []string) int {
 	fs.StringVar(&h.Reason, "reason", "", "why the records are held (required)")
 	fs.StringVar(&h.Agency, "agency", "", "whose records: agency `id` of the directory (the whole day files are kept)")
 	fs.StringVar(&h.User, "user", "", "whose records: user `id` of the directory (the whole day files are kept)")
-	from := fs.String("from", "", "first held `DATE`; empty = from the first record")
-	to := fs.String("to", "", "last held `DATE`; empty = open-ended")
+	from := fs.String("from", "", "first held `DATE` (YYYY-MM-DD, a UTC day, as the day files); empty = from the first record")
+	to := fs.String("to", "", "last held `DATE` (YYYY-MM-DD, a UTC day, as the day files); empty = open-ended")
 	fs.StringVar(&h.CreatedBy, "by", whoami(), "who places the hold ($SUDO_USER, $USER, then the user the command runs as)")
 	if c := parseFlags(fs, args); c >= 0 {
 		return c

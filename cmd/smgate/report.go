@@ -74,11 +74,14 @@ func (f *reportFlags) run(e *env, args []string, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	dir, accounts, err := f.source(e)
+	dir, accounts, loc, err := f.source(e)
 	if err != nil {
 		return err
 	}
-	rep, err := logs.BuildReport(dir, q, f.by, accounts, now)
+	// Approvals expire at midnight in gateway.timezone, where the gateway
+	// decides them: count the days left from today there, not in the
+	// zone of the machine that runs the report.
+	rep, err := logs.BuildReport(dir, q, f.by, accounts, now.In(loc))
 	if rep == nil {
 		return err
 	}
@@ -100,21 +103,23 @@ func reportWriter(format string) (func(*logs.Report, io.Writer) error, error) {
 	return nil, logsUsagef("--format %q: want table, csv or html", format)
 }
 
-// source returns the log directory and the registry's accounts. With
-// --dir and no --config, a missing policy leaves the accounts out, with a
-// note, rather than failing the report.
-func (f *reportFlags) source(e *env) (string, []logs.AccountInfo, error) {
+// source returns the log directory, the registry's accounts and the
+// gateway's time zone, in which approvals expire. With --dir and no
+// --config, a missing policy leaves the accounts out, with a note, rather
+// than failing the report (the zone is then UTC: it matters only for the
+// accounts).
+func (f *reportFlags) source(e *env) (string, []logs.AccountInfo, *time.Location, error) {
 	loaded, err := allowlist.Load(f.config)
 	switch {
 	case err == nil && f.dir != "":
-		return f.dir, accountInfos(loaded.Policy.Registry.Accounts), nil
+		return f.dir, accountInfos(loaded.Policy.Registry.Accounts), loaded.Config.Location(), nil
 	case err == nil:
-		return loaded.Config.Logs.Dir, accountInfos(loaded.Policy.Registry.Accounts), nil
+		return loaded.Config.Logs.Dir, accountInfos(loaded.Policy.Registry.Accounts), loaded.Config.Location(), nil
 	case f.dir != "" && !f.configSet:
 		fmt.Fprintf(e.stderr, "smgate report: no registry, so no account usage or expiring approvals (give --config): %v\n", err)
-		return f.dir, nil, nil
+		return f.dir, nil, time.UTC, nil
 	}
-	return "", nil, fmt.Errorf("load policy (or give the log directory with --dir): %w", err)
+	return "", nil, nil, fmt.Errorf("load policy (or give the log directory with --dir): %w", err)
 }
 
 // accountInfos converts the registry's accounts for logs, which does not

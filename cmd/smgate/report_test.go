@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,4 +264,66 @@ func TestReportKnowsTheGatewaysValues(t *testing.T) {
 	if logs.UnverifiedAccount != allowlist.UnverifiedAccount {
 		t.Errorf("logs.UnverifiedAccount %q, the gateway writes %q", logs.UnverifiedAccount, allowlist.UnverifiedAccount)
 	}
+}
+
+// TestReportExpiryInGatewayZone: the report counts the days left of an
+// approval from today in gateway.timezone, as the gateway decides, not
+// from the date of the machine's zone. At 23:30 in New York on the day
+// before expires_on (03:30 UTC on expires_on) the gateway still allows
+// the account, so the report must not call it expired.
+func TestReportExpiryInGatewayZone(t *testing.T) {
+	dir := t.TempDir()
+	cfg := reportPolicy(t, dir)
+	body, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = bytes.Replace(body, []byte(`name = "gw-test"`), []byte("name = \"gw-test\"\ntimezone = \"America/New_York\""), 1)
+	if err := os.WriteFile(cfg, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg := filepath.Join(dir, "registry.toml")
+	body, err = os.ReadFile(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = bytes.Replace(body, []byte("expires_on = 2026-01-01"), []byte("expires_on = 2026-03-10"), 1)
+	if err := os.WriteFile(reg, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 10, 3, 30, 0, 0, time.UTC) // 2026-03-09 23:30 EDT
+	loaded, err := allowlist.LoadAt(cfg, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loaded.Snapshot.Decide(&allowlist.Request{ClientIP: netip.MustParseAddr("10.1.2.3"), Host: "x.com", Port: 443,
+		Source: allowlist.SourceExplicit, Time: now})
+	if !d.Allow {
+		t.Fatalf("the gateway blocks x-dcf at %s: %+v", now, d)
+	}
+	var out, errOut bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}
+	var f reportFlags
+	fs := newFlags(e, "report", reportSynopsis)
+	f.define(fs)
+	if err := fs.Parse([]string{"--config", cfg, "--format", "csv", "--since", "2026-03-01"}); err != nil {
+		t.Fatal(err)
+	}
+	f.configSet = true
+	if err := f.run(e, nil, now); err != nil {
+		t.Fatalf("report: %v (%s)", err, errOut.String())
+	}
+	rows, err := csv.NewReader(strings.NewReader(out.String())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r[0] == "expiring" && r[2] == "x-dcf" {
+			if left := r[len(r)-1]; left != "1" {
+				t.Fatalf("x-dcf has %q days left in the report, want 1 (the gateway allows it until midnight in New York): %q", left, r)
+			}
+			return
+		}
+	}
+	t.Fatalf("x-dcf is not listed as expiring: %q", rows)
 }

@@ -312,16 +312,20 @@ func parseWhen(flagName, v string, now time.Time, end bool) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
+	t, err := time.Parse(time.DateOnly, v)
+	if err == nil {
 		if end {
 			t = t.AddDate(0, 0, 1)
 		}
 		return t, nil
 	}
+	dateErr := noSuchDate(err)
 	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
 		return t, nil
+	} else if dateErr == "" {
+		dateErr = noSuchDate(err) // 2026-02-30T08:00:00Z
 	}
-	return time.Time{}, logsUsagef("%s %q: want a span back from now (24h, 30d), a date (2026-11-01) or an RFC 3339 time (2026-11-01T08:00:00Z)", flagName, v)
+	return time.Time{}, logsUsagef("%s %q: %swant a span back from now (24h, 30d), a date (2026-11-01) or an RFC 3339 time (2026-11-01T08:00:00Z)", flagName, v, dateErr)
 }
 
 // logDir returns --dir, or the log directory of the --config file.

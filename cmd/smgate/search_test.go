@@ -251,7 +251,9 @@ func TestLogsSearchErrors(t *testing.T) {
 	}{
 		{"unknown flag", []string{"--dir", dir, "--usr", "x"}, 2, []string{"flag provided but not defined: -usr", "usage: smgate logs search"}},
 		{"bad since", []string{"--dir", dir, "--since", "yesterday"}, 2, []string{`--since "yesterday"`, "want a span back from now (24h, 30d), a date (2026-11-01)"}},
-		{"bad until date", []string{"--dir", dir, "--until", "2026-13-01"}, 2, []string{`--until "2026-13-01"`}},
+		{"bad until date", []string{"--dir", dir, "--until", "2026-13-01"}, 2, []string{`--until "2026-13-01": no such date (month out of range); want`}},
+		{"no Feb 29 in 2026", []string{"--dir", dir, "--since", "2026-02-29"}, 2, []string{`--since "2026-02-29": no such date (day out of range); want`}},
+		{"no Feb 30 with a time", []string{"--dir", dir, "--since", "2026-02-30T08:00:00Z"}, 2, []string{`--since "2026-02-30T08:00:00Z": no such date (day out of range); want`}},
 		{"negative span", []string{"--dir", dir, "--since", "-24h"}, 2, []string{`--since "-24h"`}},
 		{"since after until", []string{"--dir", dir, "--since", "2026-11-03", "--until", "2026-11-01"}, 2, []string{"--since 2026-11-03 is not before --until 2026-11-01"}},
 		{"unknown format", []string{"--dir", dir, "--format", "xml"}, 2, []string{`--format "xml": want table, json or csv`}},
