@@ -174,12 +174,11 @@ func keeps(holds []Hold, f DayFile) (Hold, bool, error) {
 	if h, ok := held(holds, f.Day); ok {
 		return h, true, nil
 	}
-	earlier := false
-	for _, h := range holds {
-		earlier = earlier || h.From.IsZero() || day(h.From.UTC()).Before(f.Day)
-	}
-	if !earlier {
-		return Hold{}, false, nil // no hold covers a day before f's
+	// A record is filed at most lateSlack after its time, so only one
+	// stamped on the day before f's can be in f: unless a hold covers
+	// that day, the file need not be read.
+	if _, ok := held(holds, f.Day.Add(-lateSlack)); !ok {
+		return Hold{}, false, nil
 	}
 	file, err := os.Open(f.Path)
 	if err != nil {
