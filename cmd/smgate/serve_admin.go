@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // Admin routes, also the route label of smgate_admin_requests_total.
@@ -82,12 +83,20 @@ func startAdmin(g *gateway, ls *listeners) (frontDoor, error) {
 		MaxHeaderBytes:    64 << 10,
 	}}
 	go func() {
-		if err := s.srv.Serve(ls.admin); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.srv.Serve(netutil.LimitListener(ls.admin, maxAdminConns)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.log.Error().Err(err).Msg("admin listener stopped")
 		}
 	}()
 	return s, nil
 }
+
+// maxAdminConns caps the admin listener's open connections. Whoever
+// reaches it could otherwise open connections until the process has no
+// file descriptor left, and the proxy could accept none: past the cap new
+// connections wait in the kernel's queue until one closes. Scrapes and
+// operators need a handful; the cap is high so that a few stalled
+// clients do not shut them out. A variable for tests.
+var maxAdminConns = 1024
 
 func (s *adminServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
