@@ -301,6 +301,12 @@ func (pf *policyFiles) validateApproval(i int, a *Account, today Date, warns *Pr
 		w := report{file: r.file, lines: r.lines, probs: warns}
 		w.entry("account", i, a.ID, "expires_on", "%s is approved_on: the approval is in force on no day (expires_on is the first day it is not)", a.ExpiresOn)
 	}
+	if yearOn := DateOf(a.ApprovedOn.Time().AddDate(1, 0, 0)); a.Status == "active" && a.ExpiresOn.After(yearOn) {
+		// Approvals are renewed every year (from Feb 29, Mar 1 of the
+		// next year is still within it).
+		w := report{file: r.file, lines: r.lines, probs: warns}
+		w.entry("account", i, a.ID, "expires_on", "%s is more than a year after approved_on %s: approvals are renewed every year", a.ExpiresOn, a.ApprovedOn)
+	}
 	if a.Status == "active" && !a.ExpiresOn.After(today.AddDays(30)) {
 		w := report{file: r.file, lines: r.lines, probs: warns}
 		if a.ExpiresOn.After(today) {

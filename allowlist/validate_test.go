@@ -270,9 +270,11 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 	// An approval dated later blocks the account until its day; one
-	// that expires on the day it is approved is in force on no day.
+	// that expires on the day it is approved is in force on no day; one
+	// longer than a year is not renewed yearly.
 	reg := strings.Replace(readTestdata(t, "registry.toml"), "approved_on = 2026-01-15\nexpires_on = 2027-01-15",
 		"approved_on = 2026-01-15\nexpires_on = 2026-01-15", 1)
+	reg = strings.Replace(reg, "approved_on = 2026-03-01\nexpires_on = 2027-03-01", "approved_on = 2026-03-01\nexpires_on = 2027-03-02", 1)
 	l, err = LoadAt(copyTestdata(t, map[string]string{"registry.toml": reg}), monday10.AddDate(0, -10, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -285,10 +287,14 @@ func TestWarnings(t *testing.T) {
 	for _, want := range []string{
 		`registry.toml:42: account "dot-youtube": approved_on: 2026-03-01 is after today: requests through the account are blocked until that day`,
 		`account "dcf-facebook": expires_on: 2026-01-15 is approved_on: the approval is in force on no day`,
+		`account "dot-youtube": expires_on: 2027-03-02 is more than a year after approved_on 2026-03-01: approvals are renewed every year`,
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings do not say %q:\n%s", want, all)
 		}
+	}
+	if strings.Contains(all, "more than a year") && strings.Count(all, "more than a year") != 1 {
+		t.Errorf("a yearly approval is called longer than a year:\n%s", all)
 	}
 	// An approval expiring within 30 days is a warning, not an error.
 	l, err = LoadAt(copyTestdata(t, nil), monday10.AddDate(0, 1, 9))
