@@ -130,7 +130,8 @@ type state struct {
 	records   int64 // records since genesis, as far as the writer knows
 	buf       []byte
 	pending   []item
-	ckptDue   bool // records committed since the last checkpoint
+	answers   []flushAnswer // reused by answer
+	ckptDue   bool          // records committed since the last checkpoint
 	ckpt      *ckptFile
 	head      headLog
 	backoff   time.Duration
@@ -438,6 +439,9 @@ func (w *Writer) drain() bool {
 				return false
 			}
 			st.pending = append(st.pending, it)
+			if it.b != nil {
+				w.held.Add(1) // still queued, as smgate_logs_queued_records counts
+			}
 		default:
 			return true
 		}
@@ -468,9 +472,10 @@ func (w *Writer) commit(retry *time.Timer) {
 // those after the write error; it keeps only the records not written.
 func (w *Writer) answer(n int, done, failed error) {
 	st := &w.st
+	answers := st.answers[:0]
 	for _, it := range st.pending[:n] {
 		if it.b == nil {
-			it.done <- done
+			answers = append(answers, flushAnswer{it.done, done})
 		} else if cap(*it.b) <= 64<<10 {
 			recBufs.Put(it.b)
 		}
@@ -478,14 +483,27 @@ func (w *Writer) answer(n int, done, failed error) {
 	kept := st.pending[:0]
 	for _, it := range st.pending[n:] {
 		if it.b == nil {
-			it.done <- failed
+			answers = append(answers, flushAnswer{it.done, failed})
 			continue
 		}
 		kept = append(kept, it)
 	}
 	clear(st.pending[len(kept):])
 	st.pending = kept
+	// Counted before the Flush calls are answered, so that they see in
+	// smgate_logs_queued_records the records still queued.
 	w.held.Store(int64(len(kept)))
+	for _, a := range answers {
+		a.done <- a.err
+	}
+	clear(answers)
+	st.answers = answers[:0]
+}
+
+// flushAnswer is what a Flush call is told once its batch is done.
+type flushAnswer struct {
+	done chan error
+	err  error
 }
 
 func (w *Writer) fail(err error, retry *time.Timer) {
