@@ -44,13 +44,15 @@ type forwardBody struct {
 	io.ReadCloser
 	s    *Server
 	r    *http.Request
-	eof  atomic.Bool // the transport reads and closes from different goroutines
-	read atomic.Bool // the transport read from it
+	eof  atomic.Bool  // the transport reads and closes from different goroutines
+	read atomic.Bool  // the transport read from it
+	n    atomic.Int64 // bytes the transport read
 }
 
 func (b *forwardBody) Read(p []byte) (int, error) {
 	b.read.Store(true)
 	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
 	if err == io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract
 		b.eof.Store(true)
 	}
@@ -62,14 +64,15 @@ func (b *forwardBody) Close() error {
 	if b.eof.Load() || lc == nil {
 		return b.ReadCloser.Close()
 	}
-	if !b.read.Load() && expectsContinue(b.r) {
-		// The transport sends no body (the destination answered
-		// without 100 Continue, or could not be reached) and the client
-		// waits to be asked for it: reading it would ask (net/http
-		// answers 100 Continue to the first read) for a body nobody
-		// reads, and waiting for it would hold the answer. Closed at
-		// once; net/http closes the connection after the answer, as for
-		// any such body left unread.
+	if !b.read.Load() && expectsContinue(b.r) || b.r.ContentLength-b.n.Load() > maxBodyDrain {
+		// Not worth reading: the connection closes after the answer
+		// whatever is read, and waiting would hold the answer. Either
+		// the transport sends no body (the destination answered without
+		// 100 Continue, or could not be reached) and the client waits
+		// to be asked for it (net/http answers 100 Continue to the first
+		// read: it would upload a body nobody reads), or more is left
+		// than net/http reads to keep a connection (its Close then
+		// gives up without a read). Closed at once, unread.
 		_ = lc.SetReadDeadline(time.Now())
 		return b.ReadCloser.Close()
 	}

@@ -208,3 +208,37 @@ func TestUnreachableExpectContinueNotSolicited(t *testing.T) {
 		t.Errorf("got %d first, want the failure page's 502", resp.StatusCode)
 	}
 }
+
+// TestLargeBodyOfFailedForwardNotRead: a forwarded request whose body is
+// too large to read before the connection could carry another request
+// (net/http gives up past 256 KiB) gets its failure page at once when the
+// destination cannot be reached, without waiting for the body first:
+// the connection closes after the answer whatever is read.
+func TestLargeBodyOfFailedForwardNotRead(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `header_timeout = "20s"`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := portOf(ln.Addr().String())
+	ln.Close()
+	conn, err := net.Dial("tcp", s.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST http://example.test:"+down+"/upload HTTP/1.1\r\n"+
+		"Host: example.test\r\nContent-Length: 10000000\r\n\r\nfirst bytes"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // far below header_timeout
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "POST"})
+	if err != nil {
+		t.Fatalf("no answer while the rest of the upload is on its way: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !resp.Close {
+		t.Errorf("got %d, close %v; want 502 and the connection closed", resp.StatusCode, resp.Close)
+	}
+}
