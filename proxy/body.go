@@ -42,13 +42,17 @@ func (s *Server) headerTimeout() time.Duration {
 // would read it with no deadline. A body read to its end is closed as it is.
 type forwardBody struct {
 	io.ReadCloser
-	s   *Server
-	r   *http.Request
-	eof atomic.Bool // the transport reads and closes from different goroutines
+	s    *Server
+	r    *http.Request
+	eof  atomic.Bool  // the transport reads and closes from different goroutines
+	read atomic.Bool  // the transport read from it
+	n    atomic.Int64 // bytes the transport read
 }
 
 func (b *forwardBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
 	n, err := b.ReadCloser.Read(p)
+	b.n.Add(int64(n))
 	if err == io.EOF { //nolint:errorlint // io.EOF is returned unwrapped by contract
 		b.eof.Store(true)
 	}
@@ -60,6 +64,18 @@ func (b *forwardBody) Close() error {
 	if b.eof.Load() || lc == nil {
 		return b.ReadCloser.Close()
 	}
+	if !b.read.Load() && expectsContinue(b.r) || b.r.ContentLength-b.n.Load() > maxBodyDrain {
+		// Not worth reading: the connection closes after the answer
+		// whatever is read, and waiting would hold the answer. Either
+		// the transport sends no body (the destination answered without
+		// 100 Continue, or could not be reached) and the client waits
+		// to be asked for it (net/http answers 100 Continue to the first
+		// read: it would upload a body nobody reads), or more is left
+		// than net/http reads to keep a connection (its Close then
+		// gives up without a read). Closed at once, unread.
+		_ = lc.SetReadDeadline(time.Now())
+		return b.ReadCloser.Close()
+	}
 	_ = lc.SetReadDeadline(time.Now().Add(b.s.headerTimeout()))
 	if _, err := io.CopyN(io.Discard, b.ReadCloser, maxBodyDrain); err == io.EOF { //nolint:errorlint // as above
 		// The connection may carry another request: net/http now waits
@@ -67,6 +83,11 @@ func (b *forwardBody) Close() error {
 		_ = lc.SetReadDeadline(time.Time{})
 	}
 	return b.ReadCloser.Close()
+}
+
+// expectsContinue reports whether r asks for 100 Continue before its body.
+func expectsContinue(r *http.Request) bool {
+	return hasToken(r.Header["Expect"], "100-continue")
 }
 
 // maxBodyDrain is how much of an unread body is read to keep the

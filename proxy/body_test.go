@@ -6,10 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/smgate/smgate/logs"
 )
 
 // TestStalledBodyOfAnsweredRequest: a request that the proxy answers
@@ -97,5 +100,145 @@ func TestWholeBodyOfAnsweredRequestKeepsConnection(t *testing.T) {
 	}
 	if st, err := k.get("http://example.test:" + portOf(e.origin.addr) + "/"); err != nil || st != 200 {
 		t.Errorf("next request on the connection: %d %v", st, err)
+	}
+}
+
+// gatedSink is a memSink whose Log waits for open to be closed, so that
+// the answer to a recorded request waits for the test.
+type gatedSink struct {
+	*memSink
+	open chan struct{}
+}
+
+func (s gatedSink) Log(r *logs.Record) error {
+	<-s.open
+	return s.memSink.Log(r)
+}
+
+// TestDeclinedExpectContinueNotSolicited: a request sent with Expect:
+// 100-continue whose destination answers at once, without 100 Continue
+// and closing (a 401 to an upload), is answered without the proxy
+// telling the client to send the body: the transport does not send it,
+// and reading what is left of it must not ask the client for a body
+// that nobody will read (a large upload would be sent in vain and cut
+// by the close, losing the answer to a reset).
+func TestDeclinedExpectContinueNotSolicited(t *testing.T) {
+	gate := gatedSink{memSink: newMemSink(), open: make(chan struct{})}
+	e := newEnv(t, envConfig{logNotSocial: true, sink: gate})
+	var once sync.Once
+	release := func() { once.Do(func() { close(gate.open) }) }
+	t.Cleanup(release)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope")
+			}()
+		}
+	}()
+	conn, err := net.Dial("tcp", e.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST http://example.test:"+portOf(ln.Addr().String())+"/upload HTTP/1.1\r\n"+
+		"Host: example.test\r\nContent-Length: 10000000\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// While the answer waits for its record, nothing may reach the
+	// client: a 100 Continue would come now.
+	_ = conn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	br := bufio.NewReader(conn)
+	var ne net.Error
+	if _, err := br.Peek(1); !errors.As(err, &ne) || !ne.Timeout() {
+		rest, _ := br.Peek(br.Buffered())
+		t.Fatalf("the client was answered before the destination's answer: %q %v", rest, err)
+	}
+	release()
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, &http.Request{Method: "POST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("got %d, want the destination's 401", resp.StatusCode)
+	}
+}
+
+// TestUnreachableExpectContinueNotSolicited: a request sent with Expect:
+// 100-continue to a destination that cannot be reached gets its failure
+// page at once, without being asked for its body first.
+func TestUnreachableExpectContinueNotSolicited(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := portOf(ln.Addr().String())
+	ln.Close()
+	conn, err := net.Dial("tcp", e.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST http://example.test:"+down+"/upload HTTP/1.1\r\n"+
+		"Host: example.test\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // a safety net, below header_timeout
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "POST"})
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("got %d first, want the failure page's 502", resp.StatusCode)
+	}
+}
+
+// TestLargeBodyOfFailedForwardNotRead: a forwarded request whose body is
+// too large to read before the connection could carry another request
+// (net/http gives up past 256 KiB) gets its failure page at once when the
+// destination cannot be reached, without waiting for the body first:
+// the connection closes after the answer whatever is read.
+func TestLargeBodyOfFailedForwardNotRead(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `header_timeout = "20s"`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := portOf(ln.Addr().String())
+	ln.Close()
+	conn, err := net.Dial("tcp", s.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST http://example.test:"+down+"/upload HTTP/1.1\r\n"+
+		"Host: example.test\r\nContent-Length: 10000000\r\n\r\nfirst bytes"); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second)) // far below header_timeout
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "POST"})
+	if err != nil {
+		t.Fatalf("no answer while the rest of the upload is on its way: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !resp.Close {
+		t.Errorf("got %d, close %v; want 502 and the connection closed", resp.StatusCode, resp.Close)
 	}
 }
