@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -42,11 +43,12 @@ func (s *Server) headerTimeout() time.Duration {
 // would read it with no deadline. A body read to its end is closed as it is.
 type forwardBody struct {
 	io.ReadCloser
-	s    *Server
-	r    *http.Request
-	eof  atomic.Bool  // the transport reads and closes from different goroutines
-	read atomic.Bool  // the transport read from it
-	n    atomic.Int64 // bytes the transport read
+	s      *Server
+	r      *http.Request
+	served context.Context // of the request net/http serves, not r's
+	eof    atomic.Bool     // the transport reads and closes from different goroutines
+	read   atomic.Bool     // the transport read from it
+	n      atomic.Int64    // bytes the transport read
 }
 
 func (b *forwardBody) Read(p []byte) (int, error) {
@@ -61,7 +63,12 @@ func (b *forwardBody) Read(p []byte) (int, error) {
 
 func (b *forwardBody) Close() error {
 	lc := connOf(b.r)
-	if b.eof.Load() || lc == nil {
+	if b.eof.Load() || lc == nil || b.served.Err() != nil {
+		// At its end, or the request is over: net/http has answered it,
+		// closed its body and set the connection's deadlines for what
+		// follows, which one set here must not replace. (The transport
+		// closes a body on its own goroutine, which can come after the
+		// handler; the served request's context ends with the handler.)
 		return b.ReadCloser.Close()
 	}
 	if !b.read.Load() && expectsContinue(b.r) || b.r.ContentLength-b.n.Load() > maxBodyDrain {

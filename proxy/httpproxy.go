@@ -193,13 +193,14 @@ func (s *Server) roundTrip(req *http.Request, ctx *goproxy.ProxyCtx) (*http.Resp
 		s.recheck(f, f.snap) // a swap since the decision missed the flow
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
-	if ctxUp != req.Context() || hasBody {
+	served := req.Context()
+	if ctxUp != served || hasBody {
 		// One shallow copy of the request for both; never a change to
 		// the request net/http serves, whose body it reads itself.
 		req = req.WithContext(ctxUp)
 	}
 	if hasBody {
-		req.Body = &forwardBody{ReadCloser: req.Body, s: s, r: req}
+		req.Body = &forwardBody{ReadCloser: req.Body, s: s, r: req, served: served}
 	}
 	t0 := time.Now()
 	resp, err := s.tr.RoundTrip(req)
