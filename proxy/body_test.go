@@ -24,12 +24,7 @@ import (
 func TestStalledBodyOfAnsweredRequest(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	s := e.sideServer(t, `header_timeout = "200ms"`, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := portOf(ln.Addr().String())
-	ln.Close()
+	down := closedPort(t)
 	h := portOf(e.origin.addr)
 	for _, c := range []struct {
 		name, head string
@@ -183,12 +178,7 @@ func TestDeclinedExpectContinueNotSolicited(t *testing.T) {
 // page at once, without being asked for its body first.
 func TestUnreachableExpectContinueNotSolicited(t *testing.T) {
 	e := newEnv(t, envConfig{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := portOf(ln.Addr().String())
-	ln.Close()
+	down := closedPort(t)
 	conn, err := net.Dial("tcp", e.proxy)
 	if err != nil {
 		t.Fatal(err)
@@ -217,12 +207,7 @@ func TestUnreachableExpectContinueNotSolicited(t *testing.T) {
 func TestLargeBodyOfFailedForwardNotRead(t *testing.T) {
 	e := newEnv(t, envConfig{})
 	s := e.sideServer(t, `header_timeout = "20s"`, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := portOf(ln.Addr().String())
-	ln.Close()
+	down := closedPort(t)
 	conn, err := net.Dial("tcp", s.proxy)
 	if err != nil {
 		t.Fatal(err)

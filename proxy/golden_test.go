@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"flag"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +15,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden block pages in
 // TestBlockPageGolden -update rewrites them after a deliberate change.
 func TestBlockPageGolden(t *testing.T) {
 	e := newEnv(t, envConfig{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := portOf(ln.Addr().String())
-	ln.Close()
+	down := closedPort(t)
 	html := "Accept: text/html,*/*;q=0.8\r\n"
 	for _, c := range []struct{ name, req string }{
 		{"no-grant.html", "GET http://www.facebook.com:{H}/a HTTP/1.1\r\nHost: www.facebook.com:{H}\r\n" + html + "{AUTH tlee roads}\r\n"},

@@ -512,3 +512,15 @@ func (e *env) pipeline(requests string) []*http.Response {
 	}
 	return out
 }
+
+// closedPort returns a loopback port nothing listens on: a destination
+// that cannot be reached.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return portOf(ln.Addr().String())
+}

@@ -203,12 +203,7 @@ func TestConnectionCap(t *testing.T) {
 // a name that does not resolve too, each with a record that says why.
 func TestUpstreamDown(t *testing.T) {
 	e := newEnv(t, envConfig{logNotSocial: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := portOf(ln.Addr().String())
-	ln.Close()
+	down := closedPort(t)
 	for _, c := range []struct {
 		name, req, explain, note string
 	}{
