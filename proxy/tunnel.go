@@ -46,10 +46,12 @@ func (s *Server) tunnel(w http.ResponseWriter, f *flow, snap *allowlist.Snapshot
 	life := time.AfterFunc(s.tunnelLife, func() { f.expired.Store(true); closeBoth() })
 	defer life.Stop()
 	_ = client.SetDeadline(time.Time{})
+	c, u := rawConn(client), rawConn(up)
+	limitUnsent(c)
+	limitUnsent(u)
 	if _, err := client.Write(s.connectReply(f)); err != nil {
 		return
 	}
-	c, u := rawConn(client), rawConn(up)
 	h := &halves{idle: s.tunnelIdle(), closeBoth: closeBoth}
 	fromUp := make(chan int64, 1)
 	go func() {
