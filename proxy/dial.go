@@ -99,5 +99,9 @@ func (s *Server) transportDial(ctx context.Context, _, addr string) (net.Conn, e
 	if err != nil || port == 0 {
 		return nil, &dialError{kind: dialBadHost, err: fmt.Errorf("bad port %q", p)}
 	}
-	return s.dial(ctx, s.engine.Snapshot(), host, uint16(port))
+	c, err := s.dial(ctx, s.engine.Snapshot(), host, uint16(port))
+	if err != nil {
+		return nil, err
+	}
+	return upstreamConn{c}, nil
 }
