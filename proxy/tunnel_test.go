@@ -469,7 +469,7 @@ func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
 // after a few hundred KiB rather than megabytes.
 func TestHalfClosedTunnelSlowClientGetsAll(t *testing.T) {
 	e := newEnv(t, envConfig{})
-	s := e.sideServer(t, `idle_timeout = "500ms"`, nil)
+	s := e.sideServer(t, `idle_timeout = "1s"`, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -493,7 +493,7 @@ func TestHalfClosedTunnelSlowClientGetsAll(t *testing.T) {
 	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond) // a client slow to read, three idle timeouts
+	time.Sleep(2 * time.Second) // a client slow to read: twice idle_timeout
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	n, err := io.Copy(io.Discard, br)
 	if n != size || err != nil {
