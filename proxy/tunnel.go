@@ -216,8 +216,11 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 // when the read finds nothing saves that system call on every chunk of a
 // download.
 //
-// Once the other direction of h has ended, each read pushes src's read
-// deadline h.idle ahead; h may be nil.
+// Once the other direction of h has ended, each read waits for src at
+// most h.idle: the deadline is set before the read, not after the last
+// one, so that the time a write waits for dst to take the bytes (a slow
+// client; a tunnel's sockets queue little unsent, see unsentLimit) does
+// not count as src's silence. h may be nil.
 func pump(dst, src net.Conn, h *halves) (int64, error) {
 	rc := rawConnOf(src)
 	if rc == nil {
@@ -226,15 +229,15 @@ func pump(dst, src net.Conn, h *halves) (int64, error) {
 	var n int64
 	r := newRawReader(src, rc)
 	for {
+		if h != nil && h.oneEnded.Load() {
+			_ = src.SetReadDeadline(time.Now().Add(h.idle))
+		}
 		bp, m, rerr := r.read()
 		if rerr == io.EOF {
 			return n, nil
 		}
 		if rerr != nil {
 			return n, rerr
-		}
-		if h != nil && h.oneEnded.Load() {
-			_ = src.SetReadDeadline(time.Now().Add(h.idle))
 		}
 		w, werr := dst.Write((*bp)[:m])
 		copyBufs.Put(bp)

@@ -459,6 +459,48 @@ func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
 	}
 }
 
+// TestHalfClosedTunnelSlowClientGetsAll: after the client half-closes,
+// a destination that sends more than the client's socket holds keeps the
+// tunnel open while the client is slow to read: the time the copy waits
+// for the client to take the bytes is not the destination's silence
+// (proxy.idle_timeout bounds "a tunnel whose one side has closed while the
+// other sends nothing for that long"). Bounding the unsent bytes of a
+// tunnel's sockets (unsent_linux.go) makes the copy wait for the client
+// after a few hundred KiB rather than megabytes.
+func TestHalfClosedTunnelSlowClientGetsAll(t *testing.T) {
+	e := newEnv(t, envConfig{})
+	s := e.sideServer(t, `idle_timeout = "1s"`, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const size = 2 << 20
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.Copy(io.Discard, c) // until the client's half-close
+		_, _ = c.Write(make([]byte, size))
+	}()
+	resp, _, c, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %d", resp.StatusCode)
+	}
+	defer c.Close()
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // a client slow to read: twice idle_timeout
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	n, err := io.Copy(io.Discard, br)
+	if n != size || err != nil {
+		t.Errorf("got %d of %d bytes: %v", n, size, err)
+	}
+}
+
 // TestTunnelLifetime: a tunnel open for the tunnel lifetime is closed,
 // and its record (stamped when it opened) is written then and says why,
 // so that no record is filed more than a day after its time.
