@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -71,6 +72,20 @@ func (c *limitConn) Close() error {
 		c.s.m.conns.Dec()
 	})
 	return err
+}
+
+// CloseWrite half-closes the accepted connection: the client reads the
+// end of stream after what was written. net/http does so before it
+// closes a connection whose request body it left unread (an answer to a
+// large upload, see endBody), so that the client reads the answer and
+// then a clean end rather than the reset that closing with unread bytes
+// makes the kernel send; it looks for the method on the connection it
+// serves, which the embedded net.Conn does not carry.
+func (c *limitConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 // NetConn returns the accepted connection, for splicing tunnels.
