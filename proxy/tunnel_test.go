@@ -418,18 +418,19 @@ func TestAbandonedTunnelIsClosed(t *testing.T) {
 	}
 }
 
-// TestHalfClosedTunnelKeepsMoving: after the client half-closes, the
-// other direction stays open as long as bytes keep coming, well past
-// proxy.idle_timeout in all.
-func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
+// halfClosedTunnel opens a tunnel through a proxy with idle_timeout = 1s
+// to a destination that reads until the client's half-close and then
+// runs send, and half-closes the client's side. It returns the reader of
+// what comes through to the client.
+func halfClosedTunnel(t *testing.T, send func(c net.Conn)) *bufio.Reader {
+	t.Helper()
 	e := newEnv(t, envConfig{})
 	s := e.sideServer(t, `idle_timeout = "1s"`, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	const chunks, gap = 12, 150 * time.Millisecond // 1.8 s in all
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -437,22 +438,33 @@ func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
 		}
 		defer c.Close()
 		_, _ = io.Copy(io.Discard, c) // until the client's half-close
+		send(c)
+	}()
+	resp, _, c, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
+	if resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %d", resp.StatusCode)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	return br
+}
+
+// TestHalfClosedTunnelKeepsMoving: after the client half-closes, the
+// other direction stays open as long as bytes keep coming, well past
+// proxy.idle_timeout in all.
+func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
+	const chunks, gap = 12, 150 * time.Millisecond // 1.8 s in all
+	br := halfClosedTunnel(t, func(c net.Conn) {
 		for i := 0; i < chunks; i++ {
 			if _, err := c.Write([]byte{'x'}); err != nil {
 				return
 			}
 			time.Sleep(gap) // pacing the download, not waiting for anything
 		}
-	}()
-	resp, _, c, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
-	if resp.StatusCode != 200 {
-		t.Fatalf("CONNECT: %d", resp.StatusCode)
-	}
-	defer c.Close()
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	})
 	got, err := io.ReadAll(br)
 	if len(got) != chunks || err != nil {
 		t.Errorf("got %d of %d bytes: %v", len(got), chunks, err)
@@ -468,33 +480,9 @@ func TestHalfClosedTunnelKeepsMoving(t *testing.T) {
 // tunnel's sockets (unsent_linux.go) makes the copy wait for the client
 // after a few hundred KiB rather than megabytes.
 func TestHalfClosedTunnelSlowClientGetsAll(t *testing.T) {
-	e := newEnv(t, envConfig{})
-	s := e.sideServer(t, `idle_timeout = "1s"`, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	const size = 2 << 20
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = io.Copy(io.Discard, c) // until the client's half-close
-		_, _ = c.Write(make([]byte, size))
-	}()
-	resp, _, c, br := s.raw("", "CONNECT example.test:"+portOf(ln.Addr().String())+" HTTP/1.1\r\nHost: example.test\r\n\r\n")
-	if resp.StatusCode != 200 {
-		t.Fatalf("CONNECT: %d", resp.StatusCode)
-	}
-	defer c.Close()
-	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
-		t.Fatal(err)
-	}
+	br := halfClosedTunnel(t, func(c net.Conn) { _, _ = c.Write(make([]byte, size)) })
 	time.Sleep(2 * time.Second) // a client slow to read: twice idle_timeout
-	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	n, err := io.Copy(io.Discard, br)
 	if n != size || err != nil {
 		t.Errorf("got %d of %d bytes: %v", n, size, err)
